@@ -1,0 +1,39 @@
+"""`salt-harness`: one entry point; each subcommand lives in harness/commands/<name>.py."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.commands import augment as augment_cmd
+from harness.commands import compare as compare_cmd
+from harness.commands import data as data_cmd
+
+COMMANDS = {"data": data_cmd, "augment": augment_cmd, "compare": compare_cmd}
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one clear paragraph, never a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="salt-harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, module in COMMANDS.items():
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (UserError, ValueError, FileNotFoundError, OSError) as err:
+        print(f"salt-harness {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""One loader for a hub id, a local directory or the synthetic world's model.
+
+The masked LM (augmentation) and the sequence classifier (the task) come from the same checkpoint,
+so the classifier starts from exactly the encoder whose MLM head proposed the substitutes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from transformers.utils import logging as hf_logging
+from transformers import (
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+SYNTHETIC_PREFIX = "synthetic:"
+
+
+class ModelLoadError(OSError):
+    pass
+
+
+def resolve_model(name: str, cache_dir: str | None = None) -> str:
+    """Map a model name to what `from_pretrained` takes; builds (or reuses) the synthetic world's model."""
+    if name.startswith(SYNTHETIC_PREFIX):
+        from salt.synthetic import PRETRAIN_PRESETS, WORLD_PRESETS, world_model_dir
+
+        preset = name[len(SYNTHETIC_PREFIX):] or "default"
+        if preset not in WORLD_PRESETS:
+            raise ModelLoadError(f"unknown synthetic model {name!r}; known: "
+                                 + ", ".join(SYNTHETIC_PREFIX + p for p in WORLD_PRESETS))
+        return str(world_model_dir(WORLD_PRESETS[preset], PRETRAIN_PRESETS[preset], cache_dir))
+    return name
+
+
+def _load(loader, name: str, cache_dir: str | None, **kwargs):
+    path = resolve_model(name, cache_dir)
+    # A fresh classifier head on an MLM checkpoint is expected; transformers' load report and weight
+    # progress bars would repeat in every trial's log.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return loader.from_pretrained(path, **kwargs)
+    except OSError as err:
+        local = Path(path).is_dir()
+        hint = ("the directory lacks a saved model (config.json and weights)" if local else
+                "it is neither a local directory nor reachable on the Hugging Face hub"
+                + (" (HF_HUB_OFFLINE is set: it must already be in the HF cache)"
+                   if os.environ.get("HF_HUB_OFFLINE") else "")
+                + "; pass a local directory saved with save_pretrained, or 'synthetic:default'")
+        raise ModelLoadError(f"cannot load model {name!r}: {hint}. ({err.__class__.__name__}: {err})") from err
+
+
+def load_tokenizer(name: str, cache_dir: str | None = None) -> PreTrainedTokenizerBase:
+    return _load(AutoTokenizer, name, cache_dir)
+
+
+def load_mlm(name: str, cache_dir: str | None = None) -> PreTrainedModel:
+    return _load(AutoModelForMaskedLM, name, cache_dir)
+
+
+def load_classifier(name: str, num_labels: int, cache_dir: str | None = None) -> PreTrainedModel:
+    return _load(AutoModelForSequenceClassification, name, cache_dir, num_labels=num_labels)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def model_fingerprint(name: str, cache_dir: str | None = None) -> str:
+    """A cache key for a model: its resolved path plus the config and weight files' sizes and mtimes.
+
+    Hub ids are their own key (a pinned revision is the user's job); local dirs change when retrained.
+    """
+    path = Path(resolve_model(name, cache_dir))
+    if not path.is_dir():
+        return name
+    parts = [str(path.resolve())]
+    for f in sorted(path.iterdir()):
+        if f.suffix in {".json", ".safetensors", ".bin", ".model", ".txt"}:
+            st = f.stat()
+            parts.append(f"{f.name}:{st.st_size}:{int(st.st_mtime)}")
+    return "|".join(parts)

@@ -1,0 +1,150 @@
+"""One SALT run from a plain RunConfig: data -> vocabularies -> self-augmentation -> training -> metrics.
+
+The same path serves mBERT on XNLI and the tiny model on the synthetic world; only the config differs.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from salt.augment import AugmentationResult, augment
+from salt.config import RunConfig
+from salt.data.types import TaskData
+from salt.encode import Encoded, encode
+from salt.models import load_classifier, load_tokenizer, pick_device
+from salt.train import Callback, EvalSet, TrainResult, train_and_evaluate
+from salt.vocab import language_vocabularies
+
+SYNTHETIC_TASKS = ("synthetic-nli", "synthetic-paraphrase")
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    train: TrainResult
+    augmentation: AugmentationResult | None
+    metrics: dict[str, float]
+    seconds: float
+
+
+def cache_root(cfg: RunConfig) -> Path:
+    return Path(cfg.cache_dir or os.environ.get("SALT_CACHE") or Path.home() / ".cache" / "salt")
+
+
+def load_data(cfg: RunConfig) -> tuple[TaskData, dict[str, list[str]], dict[str, dict[str, str]] | None]:
+    """Task data, unlabeled text per language (for vocabularies) and the gold lexicon where one exists."""
+    if cfg.task in SYNTHETIC_TASKS:
+        from salt.synthetic import load_world
+
+        world = load_world(cfg.world)
+        data = world.task(cfg.task)
+        corpora, lexicon = world.corpora, world.lexicon
+    else:
+        from salt.data import load_task
+
+        if cfg.data_source == "synthetic":
+            raise ValueError(f"task {cfg.task!r} is not synthetic: set data_source to 'hub' or 'local'")
+        data = load_task(cfg.task, cfg.data_source, data_dir=cfg.data_dir, hub_id=cfg.hub_id,
+                         languages=_languages(cfg, None))
+        corpora, lexicon = {}, None
+    split = cfg.vocab.text_split
+    if split == "auto":
+        split = "corpus" if corpora else "dev"
+    if split == "corpus":
+        if not corpora:
+            raise ValueError(f"vocab.text_split 'corpus' needs the synthetic world; task {cfg.task!r} has none")
+        texts = corpora
+    else:
+        texts = {lang: [t for e in data.get(split, lang) for t in (e.text_a, e.text_b)]
+                 for lang in data.spec.languages}
+    return data, texts, lexicon
+
+
+def _languages(cfg: RunConfig, data: TaskData | None) -> list[str] | None:
+    if cfg.target_langs is None:
+        return None if data is None else [l for l in data.spec.languages if l != cfg.source_lang]
+    return list(cfg.target_langs)
+
+
+def _cap(examples, n):
+    return examples[:n] if n is not None else examples
+
+
+def run(cfg: RunConfig, callbacks: Iterable[Callback] = (), progress: bool = False) -> RunResult:
+    start = time.perf_counter()
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    device = pick_device(cfg.train.device)
+    cache = cache_root(cfg)
+    data, texts, lexicon = load_data(cfg)
+    targets = _languages(cfg, data)
+    missing = [l for l in [cfg.source_lang, *targets] if l not in data.spec.languages]
+    if missing:
+        raise ValueError(f"language(s) {missing} not in task {cfg.task!r}; known: {', '.join(data.spec.languages)}")
+    train_examples = _cap(data.get("train", cfg.source_lang), cfg.train.max_train_examples)
+    if not train_examples:
+        raise ValueError(f"task {cfg.task!r} has no '{cfg.source_lang}' training data in this source")
+
+    tokenizer = load_tokenizer(cfg.model, str(cache))
+    source = encode(tokenizer, train_examples, cfg.train.max_seq_len)
+    aug = self_augment(cfg, tokenizer, source, texts, lexicon, targets, device, progress) if cfg.augment.enabled else None
+
+    augmented = [] if aug is None or cfg.train.equal_steps else [a for l in targets for a in aug.examples[l]]
+    equal_items = len(source) + sum(len(v) for v in aug.examples.values()) if aug and cfg.train.equal_steps else None
+
+    def eval_set(split: str, lang: str) -> EvalSet:
+        return EvalSet(split, lang, encode(tokenizer, _cap(data.get(split, lang), cfg.train.max_eval_examples),
+                                           cfg.train.max_seq_len))
+
+    eval_sets = [eval_set(s, l) for s in ("dev", "test") for l in [cfg.source_lang, *targets] if data.get(s, l)]
+    by_key = {(e.split, e.lang): e for e in eval_sets}
+    sel_langs = [cfg.source_lang] if cfg.train.model_selection == "source-dev" else targets
+    selection = [by_key[("dev", l)] for l in sel_langs if ("dev", l) in by_key]
+    if not selection:
+        raise ValueError(f"model selection {cfg.train.model_selection!r} needs dev data for {sel_langs}")
+
+    model = load_classifier(cfg.model, len(data.spec.labels), str(cache))
+    cbs = list(callbacks)
+    if progress:
+        from salt.train import ProgressBar
+        cbs.append(ProgressBar())
+    result = train_and_evaluate(model, tokenizer.pad_token_id, source, augmented, selection, eval_sets, cfg.train,
+                                cfg.mixup if augmented else type(cfg.mixup)(enabled=False), cfg.seed, equal_items,
+                                device, cbs)
+    return RunResult(cfg, result, aug, summarize(result.accuracy, cfg.source_lang), time.perf_counter() - start)
+
+
+def self_augment(cfg: RunConfig, tokenizer, source: Encoded, texts: dict[str, list[str]],
+                 lexicon: dict[str, dict[str, str]] | None, targets: list[str], device: torch.device,
+                 progress: bool = False) -> AugmentationResult:
+    """Vocabularies, then augmentation of the source examples into every target language."""
+    cache = cache_root(cfg)
+    vocabs = language_vocabularies(tokenizer, texts, cfg.source_lang, targets, cfg.vocab, cfg.augment.unit, cache)
+    if cfg.augment.synonyms:  # the source's own vocabulary, shared tokens kept, proposes synonyms
+        vocabs.update(language_vocabularies(tokenizer, texts, cfg.source_lang, [cfg.source_lang],
+                                            replace(cfg.vocab, shared="keep"), cfg.augment.unit, cache))
+    src = source
+    if cfg.augment.max_source_examples is not None:
+        src = Encoded(*(f[:cfg.augment.max_source_examples] for f in
+                        (source.input_ids, source.token_type_ids, source.labels, source.uids, source.langs)))
+    return augment(cfg.model, tokenizer, src, vocabs, cfg.augment, cfg.source_lang, cfg.seed, lexicon,
+                   cache, device, cfg.vocab.neutral, progress)
+
+
+def summarize(accuracy: dict[str, dict[str, float]], source_lang: str) -> dict[str, float]:
+    """Flat metrics: per language, the average, and the average without the source language."""
+    out = {}
+    for split, per_lang in accuracy.items():
+        for lang, acc in per_lang.items():
+            out[f"{split}_acc_{lang}"] = acc
+        out[f"{split}_acc_avg"] = float(np.mean(list(per_lang.values())))
+        targets = [a for l, a in per_lang.items() if l != source_lang]
+        if targets:
+            out[f"{split}_acc_avg_targets"] = float(np.mean(targets))
+    return out

@@ -1,0 +1,178 @@
+"""Each language's candidate vocabulary: the token ids its unlabeled text uses.
+
+Choices (all configurable in VocabConfig, documented in the README):
+- Pieces. With `unit="word"` we substitute whole words that are a single piece, by target tokens seen
+  as whole single-piece words; multi-piece words are left alone, so original and substituted
+  sequences stay aligned one-to-one (mixup needs that). With `unit="piece"`, any piece may be
+  replaced by a target piece of the same kind (word-initial by word-initial, continuation by
+  continuation). WordPiece marks continuations with "##", SentencePiece marks word starts with "▁",
+  a word-level tokenizer has no pieces.
+- Language-neutral tokens (no letter: digits, punctuation) are never candidates and never replaced.
+- Shared tokens (frequent in the source language too) are excluded by default, so that every
+  substitution really switches language.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from transformers import PreTrainedTokenizerBase
+
+from salt.config import VocabConfig
+
+
+@dataclass(frozen=True)
+class PieceScheme:
+    """How a tokenizer marks subword pieces."""
+
+    continuation_prefix: str | None = None  # WordPiece: "##"
+    word_start_marker: str | None = None  # SentencePiece: "▁"
+
+    def is_word_start(self, token: str) -> bool:
+        if self.continuation_prefix:
+            return not token.startswith(self.continuation_prefix)
+        if self.word_start_marker:
+            return token.startswith(self.word_start_marker)
+        return True
+
+    def strip(self, token: str) -> str:
+        for mark in (self.continuation_prefix, self.word_start_marker):
+            if mark and token.startswith(mark):
+                return token[len(mark):]
+        return token
+
+
+def piece_scheme(tokenizer: PreTrainedTokenizerBase) -> PieceScheme:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer; SALT needs one to tell pieces apart")
+    model = backend.model
+    kind = type(model).__name__
+    if kind == "WordPiece":
+        return PieceScheme(continuation_prefix=model.continuing_subword_prefix)
+    if kind == "WordLevel":
+        return PieceScheme()
+    # Unigram / BPE: SentencePiece-style "▁" (XLM-R) or byte-level "Ġ" word-start markers.
+    vocab = tokenizer.get_vocab()
+    for marker in ("▁", "Ġ"):
+        if sum(tok.startswith(marker) for tok in vocab) > len(vocab) // 10:
+            return PieceScheme(word_start_marker=marker)
+    raise TypeError(f"cannot tell word-initial from continuation pieces for a {kind} tokenizer")
+
+
+@dataclass(frozen=True)
+class TokenTable:
+    """Per-vocabulary-id facts, computed once per tokenizer."""
+
+    scheme: PieceScheme
+    special: np.ndarray  # bool[V]
+    word_start: np.ndarray  # bool[V]
+    neutral: np.ndarray  # bool[V]: no letter once markers are stripped
+
+    @classmethod
+    def build(cls, tokenizer: PreTrainedTokenizerBase) -> "TokenTable":
+        scheme = piece_scheme(tokenizer)
+        size = len(tokenizer)
+        tokens = tokenizer.convert_ids_to_tokens(list(range(size)))
+        special = np.zeros(size, bool)
+        special[[i for i in tokenizer.all_special_ids if i < size]] = True
+        word_start = np.array([scheme.is_word_start(t or "") for t in tokens])
+        neutral = np.array([not any(c.isalpha() for c in scheme.strip(t or "")) for t in tokens])
+        return cls(scheme, special, word_start, neutral)
+
+    def eligible(self, ids: list[int], unit: str, neutral_policy: str = "exclude") -> np.ndarray:
+        """Positions of a tokenized sequence that may be substituted."""
+        arr = np.asarray(ids)
+        ok = ~self.special[arr]
+        if neutral_policy == "exclude":
+            ok &= ~self.neutral[arr]
+        if unit == "word":
+            starts = self.word_start[arr] | self.special[arr]
+            next_starts = np.append(starts[1:], True)  # a single-piece word: the next token starts anew
+            ok &= self.word_start[arr] & next_starts
+        return ok
+
+
+@dataclass
+class LanguageVocab:
+    lang: str
+    word_ids: np.ndarray  # candidates replacing word-initial tokens (whole words in unit="word")
+    cont_ids: np.ndarray  # candidates replacing continuation pieces (unit="piece" only)
+
+    def candidates(self, word_start: bool) -> np.ndarray:
+        return self.word_ids if word_start else self.cont_ids
+
+
+def count_tokens(tokenizer: PreTrainedTokenizerBase, table: TokenTable, texts: Iterable[str],
+                 unit: str) -> Counter:
+    """Token counts; with unit="word", only tokens standing as whole single-piece words count."""
+    counts: Counter = Counter()
+    texts = list(texts)
+    for start in range(0, len(texts), 1000):
+        for ids in tokenizer(texts[start:start + 1000], add_special_tokens=False)["input_ids"]:
+            if unit == "word":
+                keep = table.eligible(ids, "word", "keep") if ids else []
+                counts.update(i for i, k in zip(ids, keep) if k)
+            else:
+                counts.update(ids)
+    return counts
+
+
+def build_vocab(lang: str, target: Counter, source: Counter, table: TokenTable, cfg: VocabConfig) -> LanguageVocab:
+    ids = np.array(sorted(i for i, c in target.items() if c >= cfg.min_count), dtype=np.int64)
+    keep = ~table.special[ids] if len(ids) else np.zeros(0, bool)
+    if cfg.neutral == "exclude" and len(ids):
+        keep &= ~table.neutral[ids]
+    if cfg.shared == "exclude" and len(ids):
+        keep &= np.array([source.get(int(i), 0) < cfg.min_count for i in ids])
+    ids = ids[keep]
+    starts = table.word_start[ids] if len(ids) else np.zeros(0, bool)
+    return LanguageVocab(lang, ids[starts], ids[~starts])
+
+
+def language_vocabularies(
+    tokenizer: PreTrainedTokenizerBase,
+    texts: dict[str, list[str]],
+    source_lang: str,
+    targets: Iterable[str],
+    cfg: VocabConfig,
+    unit: str = "word",
+    cache_dir: Path | None = None,
+) -> dict[str, LanguageVocab]:
+    """Candidate vocabularies for the target languages, cached on disk by (tokenizer, text, config)."""
+    targets = list(targets)
+    key = _cache_key(tokenizer, texts, source_lang, targets, cfg, unit)
+    path = cache_dir / "vocab" / f"{key}.json" if cache_dir else None
+    if path and path.exists():
+        raw = json.loads(path.read_text())
+        return {lang: LanguageVocab(lang, np.array(v["word_ids"], np.int64), np.array(v["cont_ids"], np.int64))
+                for lang, v in raw.items()}
+    table = TokenTable.build(tokenizer)
+    source = count_tokens(tokenizer, table, texts[source_lang], unit)
+    vocabs = {lang: build_vocab(lang, count_tokens(tokenizer, table, texts[lang], unit), source, table, cfg)
+              for lang in targets}
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({lang: {"word_ids": v.word_ids.tolist(), "cont_ids": v.cont_ids.tolist()}
+                                   for lang, v in vocabs.items()}))
+        tmp.replace(path)
+    return vocabs
+
+
+def _cache_key(tokenizer, texts, source_lang, targets, cfg, unit) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([tokenizer.name_or_path, len(tokenizer), source_lang, targets, asdict(cfg), unit]).encode())
+    h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    for lang in [source_lang, *targets]:
+        h.update(lang.encode())
+        for text in texts[lang]:
+            h.update(text.encode())
+            h.update(b"\0")
+    return h.hexdigest()[:24]
