@@ -46,7 +46,7 @@ def _load(loader, name: str, cache_dir: str | None, **kwargs):
     hf_logging.disable_progress_bar()
     try:
         return loader.from_pretrained(path, **kwargs)
-    except OSError as err:
+    except (OSError, ValueError) as err:  # transformers raises either, depending on online/offline
         local = Path(path).is_dir()
         hint = ("the directory lacks a saved model (config.json and weights)" if local else
                 "it is neither a local directory nor reachable on the Hugging Face hub"

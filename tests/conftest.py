@@ -1,4 +1,9 @@
+import os
 from pathlib import Path
+
+# Tests never touch the network: the hub code paths are exercised through local caches.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import pytest
 
@@ -47,3 +52,17 @@ def sentencepiece_tokenizer(xnli_texts):
                             special_tokens=["<pad>", "<unk>", "<s>", "</s>", "<mask>"], unk_token="<unk>")
     return PreTrainedTokenizerFast(tokenizer_object=tok._tokenizer, pad_token="<pad>", unk_token="<unk>",
                                    bos_token="<s>", eos_token="</s>", mask_token="<mask>")
+
+
+@pytest.fixture(scope="session")
+def salt_cache(tmp_path_factory) -> Path:
+    """One cache per test session: the tiny world's model is pretrained once (seconds), then reused."""
+    return tmp_path_factory.mktemp("salt-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_world(salt_cache):
+    from salt.synthetic import load_world, world_model_dir
+
+    world = load_world("tiny")
+    return world, str(world_model_dir("tiny", "tiny", salt_cache, progress=False))

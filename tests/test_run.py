@@ -1,0 +1,107 @@
+"""The whole method path (data -> vocab -> augmentation -> training -> evaluation) on the tiny world."""
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import salt.train
+from salt.arms import apply_arm
+from salt.config import AugmentConfig, RunConfig, TrainConfig
+from salt.run import run
+from salt.train import Callback, TrainingDiverged
+
+
+@pytest.fixture(scope="module")
+def cfg(tiny_world, salt_cache):
+    return RunConfig(task="synthetic-nli", world="tiny", model="synthetic:tiny", cache_dir=str(salt_cache),
+                     target_langs=("fr", "de"), augment=AugmentConfig(threshold=0.1),
+                     train=TrainConfig(learning_rate=1e-3, epochs=1, batch_size=16, max_train_examples=160,
+                                       max_eval_examples=40, log_every=2, evals_per_epoch=2))
+
+
+def test_result_shape(cfg):
+    res = run(cfg)
+    for split in ("dev", "test"):
+        for lang in ("en", "fr", "de"):
+            assert 0 <= res.metrics[f"{split}_acc_{lang}"] <= 1
+        assert res.metrics[f"{split}_acc_avg_targets"] == pytest.approx(
+            np.mean([res.metrics[f"{split}_acc_fr"], res.metrics[f"{split}_acc_de"]]))
+    preds = res.train.predictions
+    assert set(preds.columns) == {"split", "lang", "uid", "label", "pred"} and len(preds) == 6 * 40
+    acc = preds[(preds.split == "test") & (preds.lang == "fr")].eval("label == pred").mean()
+    assert acc == pytest.approx(res.metrics["test_acc_fr"])
+    assert res.train.n_augmented == sum(len(v) for v in res.augmentation.examples.values()) > 0
+    assert {"loss", "lr"} <= set(res.train.curves[0]) and any("selection_acc" in c for c in res.train.curves)
+
+
+def test_deterministic_for_a_seed(cfg):
+    a, b, c = run(cfg), run(cfg), run(replace(cfg, seed=1))
+    assert a.metrics == b.metrics
+    pd.testing.assert_frame_equal(a.train.predictions, b.train.predictions)
+    assert [x["loss"] for x in a.train.curves if "loss" in x] == [x["loss"] for x in b.train.curves if "loss" in x]
+    assert [x["loss"] for x in a.train.curves if "loss" in x] != [x["loss"] for x in c.train.curves if "loss" in x]
+
+
+def test_arms(cfg):
+    base, salt_, eq = (run(apply_arm(cfg, arm)) for arm in ("baseline", "salt", "equal-steps"))
+    assert base.augmentation is None and base.train.n_augmented == 0
+    assert eq.train.n_augmented == 0 and eq.train.steps == salt_.train.steps > base.train.steps
+    rs = run(apply_arm(cfg, "random-substitution"))
+    assert rs.train.n_augmented == salt_.train.n_augmented
+    with pytest.raises(ValueError, match="unknown arm"):
+        apply_arm(cfg, "oracle")
+
+
+def test_mixup_resampled_every_step_and_off_switch(cfg, monkeypatch):
+    seen = []
+    real = salt.train.sample_ratio
+
+    def spy(mix, shape, gen, device=None):
+        r = real(mix, shape, gen, device)
+        seen.append(r.clone())
+        return r
+
+    monkeypatch.setattr(salt.train, "sample_ratio", spy)
+    res = run(cfg)
+    assert len(seen) == res.train.steps  # one draw per step (grad_accum 1)
+    assert not any(np.array_equal(seen[0].numpy(), s.numpy()) for s in seen[1:])
+    seen.clear()
+    run(replace(cfg, mixup=replace(cfg.mixup, enabled=False)))
+    assert seen == []
+
+
+def test_callbacks_and_grad_accumulation(cfg):
+    events = []
+
+    class Recorder(Callback):
+        def on_train_begin(self, total, info):
+            events.append(("begin", total))
+
+        def on_log(self, step, logs):
+            events.append(("log", step))
+
+        def on_evaluate(self, step, metrics):
+            events.append(("eval", step))
+
+        def on_train_end(self, result):
+            events.append(("end", result.steps))
+
+    res = run(replace(apply_arm(cfg, "baseline"), train=replace(cfg.train, grad_accum=2)), callbacks=[Recorder()])
+    assert events[0] == ("begin", 5) and events[-1] == ("end", 5)  # 160 examples / (16 x 2)
+    assert [e for e in events if e[0] == "eval"] and res.train.steps == 5
+
+
+def test_target_dev_model_selection(cfg):
+    res = run(replace(cfg, train=replace(cfg.train, model_selection="target-dev")))
+    assert res.train.best_step > 0
+
+
+def test_errors_name_the_problem(cfg, monkeypatch):
+    with pytest.raises(ValueError, match="'xx'.*known: en"):
+        run(replace(cfg, target_langs=("xx",)))
+    real = torch.nn.functional.cross_entropy
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", lambda *a, **k: real(*a, **k) * float("nan"))
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 1"):
+        run(apply_arm(cfg, "baseline"))
