@@ -50,8 +50,9 @@ def load_data(cfg: RunConfig) -> tuple[TaskData, dict[str, list[str]], dict[str,
 
         if cfg.data_source == "synthetic":
             raise ValueError(f"task {cfg.task!r} is not synthetic: set data_source to 'hub' or 'local'")
+        targets = _languages(cfg, None)
         data = load_task(cfg.task, cfg.data_source, data_dir=cfg.data_dir, hub_id=cfg.hub_id,
-                         languages=_languages(cfg, None))
+                         languages=None if targets is None else [cfg.source_lang, *targets])
         corpora, lexicon = {}, None
     split = cfg.vocab.text_split
     if split == "auto":

@@ -105,3 +105,23 @@ def test_errors_name_the_problem(cfg, monkeypatch):
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", lambda *a, **k: real(*a, **k) * float("nan"))
     with pytest.raises(TrainingDiverged, match="loss became nan at step 1"):
         run(apply_arm(cfg, "baseline"))
+
+
+def test_same_path_on_real_xnli_files_with_a_wordpiece_model(real_dir, wordpiece_tokenizer, tmp_path):
+    """The user's path (XNLI released files, WordPiece model directory), with a small random-weight mBERT."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    model_dir = tmp_path / "mini-mbert"
+    wordpiece_tokenizer.save_pretrained(model_dir)
+    torch.manual_seed(0)
+    BertForMaskedLM(BertConfig(vocab_size=len(wordpiece_tokenizer), hidden_size=32, num_hidden_layers=1,
+                               num_attention_heads=2, intermediate_size=64)).save_pretrained(model_dir)
+    cfg = RunConfig(task="xnli", data_source="local", data_dir=str(real_dir), model=str(model_dir),
+                    target_langs=("fr", "zh"), cache_dir=str(tmp_path / "cache"),
+                    augment=AugmentConfig(threshold=0.0, unit="piece"),
+                    train=TrainConfig(epochs=1, batch_size=4, max_eval_examples=30, max_seq_len=64))
+    res = run(apply_arm(cfg, "salt"))
+    assert res.train.n_source == 5  # the real MultiNLI extract
+    assert res.train.n_augmented > 0 and set(res.augmentation.examples) == {"fr", "zh"}
+    assert {"dev_acc_en", "dev_acc_fr", "dev_acc_zh", "dev_acc_avg_targets"} <= set(res.metrics)
+    assert "precision" not in res.augmentation.stats["fr"]  # no gold lexicon for real languages
