@@ -1,0 +1,276 @@
+"""Optuna drives the SALT trainer: cells are enqueued, workers pop them, MLflow records each one.
+
+Grid studies enqueue every missing cell (never `GridSampler`, which repeats cells under parallel
+workers); TPE studies ask the sampler within the declared space. Resume is the default: finished
+cells are never enqueued again, failed and orphaned ones are.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from harness.progress import ProgressLine
+from harness.study import Cell, StudySpec, cell_id, load_study
+from harness.tracking import StudyTracker, prepare_store
+from salt.config import flatten
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Where a study's records live, resolved once so every worker agrees."""
+
+    tracking_uri: str
+    storage: str  # an Optuna storage URL, or "journal:<abs path>"
+    root: Path
+
+
+def locate(spec: StudySpec, storage: str | None = None, tracking_uri: str | None = None) -> Locations:
+    out = Path(spec.output.dir)
+    root = (out if out.is_absolute() else Path.cwd() / out).resolve()
+    tracking = tracking_uri or spec.output.tracking_uri or f"sqlite:///{root / 'mlflow.db'}"
+    journal = f"journal:{root / 'optuna' / (spec.name + '.journal')}"
+    return Locations(tracking, storage or spec.output.storage or journal, root)
+
+
+def open_storage(url: str):
+    if url.startswith("journal:"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        path = Path(url[len("journal:"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    return url
+
+
+def make_sampler(spec: StudySpec):
+    if spec.sampler.type == "tpe":
+        return optuna.samplers.TPESampler(seed=spec.sampler.seed)
+    return optuna.samplers.RandomSampler(seed=spec.sampler.seed)  # never consulted: grid trials are enqueued
+
+
+def open_study(spec: StudySpec, loc: Locations) -> optuna.Study:
+    return optuna.create_study(study_name=spec.name, storage=open_storage(loc.storage), sampler=make_sampler(spec),
+                               direction=spec.sampler.direction, load_if_exists=True)
+
+
+def cell_states(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]]:
+    out: dict[str, list] = {}
+    for t in study.get_trials(deepcopy=False):
+        if "cell" in t.user_attrs:
+            out.setdefault(t.user_attrs["cell"], []).append(t)
+    return out
+
+
+def _alive(trial: optuna.trial.FrozenTrial) -> bool:
+    """A RUNNING trial whose worker process is gone (same host, pid missing) is an orphan."""
+    if trial.user_attrs.get("host") != socket.gethostname():
+        return True
+    pid = trial.user_attrs.get("pid")
+    if pid is None:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_orphans(study: optuna.Study, tracker: StudyTracker, parent_id: str) -> int:
+    """Trials left RUNNING by a dead local process become FAIL; their MLflow runs end KILLED."""
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not _alive(t):
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)  # noqa: SLF001 (no public API)
+            n += 1
+    tracker.end_stale_runs(parent_id, reason="the worker process died (found on restart)")
+    return n
+
+
+def enqueue_missing(spec: StudySpec, study: optuna.Study) -> int:
+    """Enqueue each grid cell that is neither complete nor queued nor running."""
+    states = cell_states(study)
+    busy = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
+    n = 0
+    for cell in spec.cells():
+        if not any(t.state in busy for t in states.get(cell.id, [])):
+            study.enqueue_trial({}, user_attrs={"cell": cell.id, "arm": cell.arm, "seed": cell.seed})
+            n += 1
+    return n
+
+
+def prepare_spec(path: Path, smoke: bool = False) -> StudySpec:
+    spec = load_study(path)
+    if smoke:
+        from harness.smoke import smoke_spec
+
+        spec = smoke_spec(spec)
+    return spec
+
+
+def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tracking_uri: str | None = None,
+              progress: bool = True, smoke: bool = False) -> dict:
+    """Create (or resume) the study and work it with `workers` local processes; returns the summary."""
+    loc = locate(spec, storage, tracking_uri)
+    local = loc.tracking_uri.startswith("sqlite:")
+    experiment_id = prepare_store(loc.tracking_uri, spec.name, str(loc.root / "artifacts") if local else None)
+    tracker = StudyTracker(loc.tracking_uri, experiment_id)
+    parent = tracker.parent_run(spec.name, spec.path, _resolved(spec))
+    study = open_study(spec, loc)
+    recover_orphans(study, tracker, parent)
+    if spec.sampler.type == "grid":
+        enqueue_missing(spec, study)
+    start = time.perf_counter()
+    if workers <= 1:
+        work(spec.path, smoke, loc, parent, experiment_id, 0, progress)
+    else:
+        ctx = mp.get_context("spawn")
+        procs = [ctx.Process(target=work, args=(spec.path, smoke, loc, parent, experiment_id, i, progress), daemon=False)
+                 for i in range(workers)]
+        for p in procs:
+            p.start()
+        try:
+            for p in procs:
+                p.join()
+        except KeyboardInterrupt:
+            for p in procs:
+                p.join(timeout=30)
+            raise
+    summary = summarize(spec, open_study(spec, loc))
+    summary["wall_seconds"] = time.perf_counter() - start
+    if summary["complete"] == summary["cells"]:
+        tracker.finish_parent(parent)
+    return summary
+
+
+def _resolved(spec: StudySpec) -> dict:
+    return {"name": spec.name, "base": flatten(spec.base), "arms": list(spec.arms), "axes": spec.axes,
+            "seeds": list(spec.seeds), "sampler": spec.sampler.__dict__, "cells": [c.id for c in spec.cells()]
+            if spec.sampler.type == "grid" else None}
+
+
+def work(study_path: Path, smoke: bool, loc: Locations, parent: str, experiment_id: str, worker: int,
+         progress: bool) -> None:
+    """One worker: pop cells until none is left (grid) or the trial budget is spent (TPE)."""
+    from salt.run import run
+
+    spec = prepare_spec(study_path, smoke)
+    study = open_study(spec, loc)
+    tracker = StudyTracker(loc.tracking_uri, experiment_id)
+    cells = {c.id: c for c in spec.cells()} if spec.sampler.type == "grid" else {}
+    while True:
+        trial = _next_trial(spec, study)
+        if trial is None:
+            return
+        cell = cells.get(trial.user_attrs.get("cell")) if cells else _tpe_cell(spec, trial)
+        if cell is None:  # a surplus trial created by a race at the very end of a grid
+            trial.set_user_attr("surplus", True)
+            study.tell(trial, state=TrialState.PRUNED)
+            return
+        cfg = spec.config(cell)
+        for key, value in (("host", socket.gethostname()), ("pid", os.getpid()), ("worker", worker)):
+            trial.set_user_attr(key, value)
+        run_id = tracker.start_trial(parent, cell.id, flatten(cfg),
+                                     {"arm": cell.arm, "seed": str(cell.seed), "optuna.trial": str(trial.number),
+                                      "worker": str(worker)})
+        trial.set_user_attr("mlflow_run_id", run_id)
+        line = ProgressLine(worker, trial.number, cell, enabled=progress)
+        try:
+            result = run(cfg, callbacks=[line])
+        except KeyboardInterrupt:
+            tracker.fail_trial(run_id, "interrupted (KeyboardInterrupt)", status="KILLED")
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        except Exception as err:  # noqa: BLE001 - any failure ends this trial, the study goes on
+            tracker.fail_trial(run_id, f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
+            study.tell(trial, state=TrialState.FAIL)
+            line.close(f"FAILED: {type(err).__name__}: {err}")
+            continue
+        tracker.log_result(run_id, result, render=None)
+        value = result.metrics.get(spec.sampler.objective)
+        if value is None:
+            study.tell(trial, state=TrialState.FAIL)
+            line.close(f"FAILED: objective {spec.sampler.objective!r} missing from metrics")
+            continue
+        study.tell(trial, value)
+        line.close(f"{spec.sampler.objective} {value:.3f}")
+
+
+def _next_trial(spec: StudySpec, study: optuna.Study):
+    if spec.sampler.type == "grid":
+        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return None
+        return study.ask()
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL))
+    if len(done) >= spec.sampler.n_trials:
+        return None
+    return study.ask()
+
+
+def _tpe_cell(spec: StudySpec, trial: optuna.Trial) -> Cell:
+    """A TPE trial tunes the declared space for one arm; seeds rotate so each is used equally."""
+    values = []
+    for key, space in spec.axes.items():
+        name = key
+        if isinstance(space, dict):  # a numeric range
+            low, high = space["low"], space["high"]
+            if isinstance(low, int) and isinstance(high, int):
+                v = trial.suggest_int(name, low, high, log=bool(space.get("log", False)), step=space.get("step", 1))
+            else:
+                v = trial.suggest_float(name, float(low), float(high), log=bool(space.get("log", False)),
+                                        step=space.get("step"))
+        else:
+            v = trial.suggest_categorical(name, space)
+        values.append((key, v))
+    seed = spec.seeds[trial.number % len(spec.seeds)]
+    arm = spec.sampler.arm
+    cell = Cell(cell_id(arm, tuple(values), seed) + f"/trial={trial.number}", arm, tuple(values), seed)
+    trial.set_user_attr("cell", cell.id)
+    trial.set_user_attr("arm", arm)
+    trial.set_user_attr("seed", seed)
+    return cell
+
+
+def summarize(spec: StudySpec, study: optuna.Study) -> dict:
+    """Cells by state and arm (the latest trial of each cell counts)."""
+    states = cell_states(study)
+    expected = [c.id for c in spec.cells()] if spec.sampler.type == "grid" else list(states)
+    by_arm: dict[str, dict[str, int]] = {}
+    values: dict[str, list[float]] = {}
+    complete = 0
+    for cid in expected:
+        trials = states.get(cid, [])
+        done = [t for t in trials if t.state == TrialState.COMPLETE]
+        state = "COMPLETE" if done else (max(trials, key=lambda t: t.number).state.name if trials else "MISSING")
+        arm = cid.split("/", 1)[0]
+        by_arm.setdefault(arm, {}).setdefault(state, 0)
+        by_arm[arm][state] += 1
+        if done:
+            complete += 1
+            values.setdefault(arm, []).append(done[0].value)
+    return {"study": spec.name, "cells": len(expected), "complete": complete, "by_arm": by_arm,
+            "objective": spec.sampler.objective,
+            "mean_objective": {a: sum(v) / len(v) for a, v in values.items()}}
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"study {summary['study']}: {summary['complete']}/{summary['cells']} cells complete"]
+    for arm, states in summary["by_arm"].items():
+        counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
+        mean = summary["mean_objective"].get(arm)
+        lines.append(f"  {arm:22s} {counts}" + (f"   mean {summary['objective']} {mean:.3f}" if mean is not None else ""))
+    if "wall_seconds" in summary:
+        lines.append(f"  wall time {summary['wall_seconds']:.0f} s")
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Study files: every shipped study validates; bad input names file, key and what is allowed."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.study import StudyError, load_study
+
+STUDIES = sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.yaml"))
+
+GOOD = {
+    "name": "t", "task": "synthetic-nli", "arms": ["baseline", "salt", "random-selection"],
+    "axes": {"augment.samples_per_lang": [10, 20], "mixup.distribution": ["uniform", "beta"]},
+    "seeds": [0, 1],
+}
+
+
+def write(tmp_path, data) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=[p.name for p in STUDIES])
+def test_shipped_studies_validate(path):
+    spec = load_study(path)
+    if spec.sampler.type == "grid":
+        cells = spec.cells()
+        assert len(cells) == len({c.id for c in cells}) > 0
+        for cell in cells:
+            spec.config(cell)
+
+
+def test_cells_expand_arms_axes_seeds(tmp_path):
+    spec = load_study(write(tmp_path, GOOD))
+    cells = spec.cells()
+    # baseline ignores augmentation axes: one cell per seed; the others 2 x 2 x 2
+    assert sum(c.arm == "baseline" for c in cells) == 2
+    assert len(cells) == 2 + 2 * 8
+    cfg = spec.config(next(c for c in cells if c.arm == "random-selection" and c.seed == 1))
+    assert cfg.augment.selection == "random" and cfg.seed == 1 and cfg.augment.samples_per_lang in (10, 20)
+    assert not spec.config(cells[0]).augment.enabled
+
+
+@pytest.mark.parametrize("change,key,fragment", [
+    ({"task": "qnli"}, "task", "not one of xnli, pawsx"),
+    ({"arms": ["salt", "oracle"]}, "arms[1]", "'oracle' is not one of baseline"),
+    ({"arms": []}, "arms", "non-empty list"),
+    ({"seeds": []}, "seeds", "non-empty list"),
+    ({"seeds": [0, 0]}, "seeds", "twice"),
+    ({"axes": {"augment.treshold": [0.1]}}, "axes.augment.treshold", "not a setting"),
+    ({"axes": {"augment.threshold": []}}, "axes.augment.threshold", "non-empty list"),
+    ({"axes": {"augment.threshold": [0.3, 1.5]}}, "axes.augment.threshold[1]", "[0, 1]"),
+    ({"axes": {"augment.mode": ["visible", "hidden"]}}, "axes.augment.mode[1]", "not one of visible, masked"),
+    ({"axes": {"augment.samples_per_lang": ["many"]}}, "axes.augment.samples_per_lang[0]", "expected an integer or null"),
+    ({"axes": {"augment.samples_per_lang": [0, "al"]}}, "axes.augment.samples_per_lang[1]", "or null"),
+    ({"train": {"epochs": "three"}}, "train.epochs", "expected a number"),
+    ({"train": {"learning_rat": 1e-3}}, "train.learning_rat", "unknown key"),
+    ({"languages": {"targets": ["fr", "xx"]}}, "languages.targets[1]", "'xx' is not a target language"),
+    ({"languages": {"source": "de", "targets": ["de"]}}, "languages.targets[0]", "not a target language"),
+    ({"sampler": {"type": "tpe"}}, "sampler.n_trials", "trial budget"),
+    ({"sampler": {"type": "bayes"}}, "sampler.type", "not one of grid, tpe"),
+    ({"data": {"source": "hub"}}, "data.source", "not allowed for task synthetic-nli"),
+    ({"colour": "blue"}, "colour", "unknown key"),
+    ({"name": "a b"}, "name", "letters, digits"),
+])
+def test_errors_name_file_and_key(tmp_path, change, key, fragment):
+    path = write(tmp_path, {**GOOD, **change})
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    assert info.value.key == key
+    assert str(path) in str(info.value) and fragment in str(info.value)
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    path = write(tmp_path, "name: t\ntask: [unclosed\n")
+    with pytest.raises(StudyError, match=r"line \d+.*not valid YAML"):
+        load_study(path)
+    with pytest.raises(StudyError, match="must be a YAML mapping"):
+        load_study(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(StudyError, match="no such study file"):
+        load_study(tmp_path / "missing.yaml")
+
+
+def test_local_data_dir_is_resolved_against_the_study_file(tmp_path, real_dir):
+    spec = load_study(write(tmp_path, {"name": "x", "task": "xnli", "model": "bert-base-multilingual-cased",
+                                       "data": {"source": "local", "dir": str(real_dir)},
+                                       "languages": {"targets": "all"}, "arms": ["salt"], "seeds": 1}))
+    assert len(spec.base.target_langs) == 14 and spec.base.data_dir == str(real_dir)
+    with pytest.raises(StudyError, match="data.dir"):
+        load_study(write(tmp_path, {"name": "x", "task": "xnli", "model": "m", "arms": ["salt"], "seeds": 1,
+                                    "data": {"source": "local", "dir": "nowhere"}}))
