@@ -10,7 +10,8 @@ Why our own small layer instead of the fluent API or optuna-integration's MLflow
 
 Tag names (all strings): `salt.study`, `salt.role` (parent|trial), `salt.cell`, `salt.host`, `salt.pid`,
 `salt.pid_start`, `salt.error`, `salt.git_commit`, `salt.git_dirty`, `salt.version.<package>`; a trial's
-extra tags without a namespace become `salt.<key>` (arm -> salt.arm, seed -> salt.seed, trial -> salt.trial).
+extra tags without a namespace become `salt.<key>` (arm -> salt.arm, seed -> salt.seed, trial -> salt.trial;
+`trial_runs` also reads the Optuna trial number from `optuna.trial`).
 """
 from __future__ import annotations
 
@@ -89,11 +90,12 @@ def prepare_store(tracking_uri: str, experiment_name: str, artifact_location: st
     lock: Any = nullcontext()
     if db is not None:
         artifact_location = artifact_location or (db.parent / "artifacts").as_uri()
+        if not urlparse(artifact_location).scheme:  # a plain path: absolute, so no worker's cwd matters
+            artifact_location = Path(artifact_location).resolve().as_uri()
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
-            art = urlparse(artifact_location)
-            if art.scheme in ("", "file"):
-                Path(art.path if art.scheme else artifact_location).mkdir(parents=True, exist_ok=True)
+            if artifact_location.startswith("file:"):
+                Path(urlparse(artifact_location).path).mkdir(parents=True, exist_ok=True)
             lock = FileLock(str(db) + ".lock", timeout=300)
             with lock:  # the lock file is the first thing written next to the database
                 _probe_sqlite(db)
@@ -400,7 +402,8 @@ class StudyTracker:
         for r in _search(self.client, [exp_id], f"tags.`{PARENT_TAG}` = {_quote(parent_id)}"):
             t = r.data.tags
             rows.append({"run_id": r.info.run_id, "cell": t.get(CELL), "status": r.info.status,
-                         "arm": t.get("salt.arm"), "seed": t.get("salt.seed"), "trial": t.get("salt.trial"),
+                         "arm": t.get("salt.arm"), "seed": t.get("salt.seed"),
+                         "trial": t.get("salt.trial", t.get("optuna.trial")),
                          "host": t.get(HOST), "pid": t.get(PID), "start_time": _time(r.info.start_time),
                          "end_time": _time(r.info.end_time), "error": t.get(ERROR)})
         columns = ["run_id", "cell", "status", "arm", "seed", "trial", "host", "pid", "start_time", "end_time", "error"]

@@ -1,0 +1,299 @@
+"""harness.tracking against a real SQLite MLflow store in tmp_path; results are fabricated, nothing trains."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from harness import tracking
+from harness.tracking import (StudyTracker, TrackingError, default_tracking_uri, load_predictions, load_runs,
+                              owner_alive, param_str, prepare_store, result_metrics)
+
+# Heavy imports (salt.run pulls in torch) stay inside fixtures: spawned workers import this module.
+
+
+def _predictions(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [(split, lang, f"{split}-{lang}-{i}") for split in ("dev", "test") for lang in ("en", "fr", "de")
+            for i in range(5)]
+    frame = pd.DataFrame(rows, columns=["split", "lang", "uid"])
+    frame["label"] = rng.integers(0, 3, len(frame))
+    frame["pred"] = rng.integers(0, 3, len(frame))
+    return frame
+
+
+CURVES = [{"step": 20, "loss": 1.05, "lr": 1e-3, "epoch": 0.5}, {"step": 20, "selection_acc": 0.55},
+          {"step": 40, "loss": 0.71, "lr": 5e-4, "epoch": 1.0}, {"step": 40, "selection_acc": 0.62}]
+
+
+@pytest.fixture(scope="module")
+def run_result():
+    """A RunResult built from the real dataclasses: 25 augmented examples per language (20 get sampled)."""
+    from salt.augment import AugmentationResult
+    from salt.augment.switch import Augmented
+    from salt.config import AugmentConfig, RunConfig
+    from salt.run import RunResult, summarize
+    from salt.train import TrainResult
+
+    cfg = RunConfig(target_langs=("fr", "de"), seed=3, augment=AugmentConfig(threshold=0.4))
+    preds = _predictions()
+    acc = {s: {l: float((g.label == g.pred).mean()) for l, g in preds[preds.split == s].groupby("lang")}
+           for s in ("dev", "test")}
+    examples = {lang: [Augmented(uid=f"train-{i}|{lang}|0", source_index=i, lang=lang, label=i % 3,
+                                 aug_ids=np.array([2, 10 + i, 11, 12, 3]), positions=np.array([1, 3]),
+                                 probs=np.array([0.9, 0.5], np.float32), synonym=np.array([False, True]))
+                       for i in range(25)] for lang in ("fr", "de")}
+    stats = {lang: {"n_selected": 25.0, "substitution_rate": 0.3, "precision": 0.8} for lang in ("fr", "de")}
+    train = TrainResult(accuracy=acc, predictions=preds, curves=CURVES, best_step=40, steps=40, n_source=100,
+                        n_augmented=50, seconds=2.5)
+    return RunResult(cfg, train, AugmentationResult(examples, stats, 64, 1.5, False), summarize(acc, "en"), 4.0)
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory):
+    """One store for the module (creating a database costs about a second); tests differ by study name."""
+    root = tmp_path_factory.mktemp("store")
+    uri = default_tracking_uri(root)
+    study_file = root / "study.yaml"
+    study_file.write_text("name: abl\narms: [baseline, salt]\n")
+    return SimpleNamespace(uri=uri, exp=prepare_store(uri, "ablation"), file=study_file, root=root)
+
+
+@pytest.fixture
+def store(shared_store, request, tmp_path):
+    return SimpleNamespace(**vars(shared_store), study=request.node.name, tmp=tmp_path)
+
+
+def test_prepare_store_is_idempotent_and_places_everything_under_mlruns(tmp_path):
+    uri = default_tracking_uri(tmp_path)
+    assert uri == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db"
+    exp_id = prepare_store(uri, "ablation")
+    assert prepare_store(uri, "ablation") == exp_id
+    assert prepare_store(uri, "other") != exp_id
+    exp = MlflowClient(uri).get_experiment(exp_id)
+    assert exp.artifact_location == (tmp_path.resolve() / "mlruns" / "artifacts").as_uri()
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "mlruns" / "artifacts").is_dir()
+    plain = prepare_store(uri, "plain-path", str(tmp_path / "arts"))  # a plain path becomes an absolute URI
+    assert MlflowClient(uri).get_experiment(plain).artifact_location == (tmp_path / "arts").resolve().as_uri()
+
+
+def test_prepare_store_unwritable_names_the_path(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(TrackingError, match="writable") as err:
+        prepare_store(default_tracking_uri(blocker / "sub"), "x")
+    assert str(blocker) in str(err.value)
+    (tmp_path / "mlruns" / "mlflow.db").mkdir(parents=True)  # unopenable: MLflow alone would retry ~100 s
+    with pytest.raises(TrackingError, match="mlflow.db"):
+        prepare_store(default_tracking_uri(tmp_path), "x")
+
+
+def test_prepare_store_unreachable_server_fails_fast():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(TrackingError, match=f"127.0.0.1:{port}.*unreachable"):
+        prepare_store(f"http://127.0.0.1:{port}", "x")
+
+
+def test_prepare_store_deleted_experiment_says_how_to_restore(store):
+    MlflowClient(store.uri).delete_experiment(prepare_store(store.uri, "doomed"))
+    with pytest.raises(TrackingError, match="restore"):
+        prepare_store(store.uri, "doomed")
+
+
+def test_parent_is_created_once_and_resumed(store):
+    tracker = StudyTracker(store.uri, store.exp)
+    resolved = {"name": store.study, "seeds": [0, 1]}
+    parent = tracker.parent_run(store.study, store.file, resolved, extra_tags={"salt.note": "x"})
+    assert tracker.parent_run(store.study, store.file, resolved) == parent
+    client = MlflowClient(store.uri)
+    run = client.get_run(parent)
+    assert run.info.status == "RUNNING"
+    assert run.data.tags["salt.role"] == "parent" and run.data.tags["salt.note"] == "x"
+    assert run.data.tags["salt.version.mlflow"].startswith("3.")
+    assert len(run.data.tags["salt.git_commit"]) in (40, len("unknown"))
+    assert {a.path for a in client.list_artifacts(parent, "study")} == {"study/study.yaml",
+                                                                         "study/resolved_study.json"}
+    assert json.loads(Path(client.download_artifacts(parent, "study/resolved_study.json", str(store.tmp)))
+                      .read_text()) == resolved
+    tracker.finish_parent(parent)
+    assert client.get_run(parent).info.status == "FINISHED"
+    assert StudyTracker(store.uri, store.exp).parent_run(store.study, store.file, resolved) == parent  # resume
+    assert client.get_run(parent).info.status == "RUNNING"
+
+
+@pytest.mark.parametrize("locked", [True, False], ids=["sqlite-lock", "server-settle"])
+def test_parents_started_together_agree(store, locked, monkeypatch):
+    """Workers starting at once get one parent: a file lock on SQLite, settle-and-keep-oldest on a server."""
+    monkeypatch.setattr(tracking, "PARENT_SETTLE_S", 1.0)
+    trackers = [StudyTracker(store.uri, store.exp) for _ in range(4)]
+    for t in trackers:
+        t._db = t._db if locked else None  # as if the store were a tracking server
+    ids, errors = [], []
+
+    def go(tracker):
+        try:
+            ids.append(tracker.parent_run(store.study, store.file, {}))
+        except Exception as err:  # surfaced below
+            errors.append(err)
+
+    threads = [threading.Thread(target=go, args=(t,)) for t in trackers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(set(ids)) == 1
+    live = MlflowClient(store.uri).search_runs([store.exp], f"tags.salt.study = '{store.study}'")
+    assert [r.info.run_id for r in live] == ids[:1]
+
+
+def test_trial_round_trip(store, run_result):
+    tracker = StudyTracker(store.uri, store.exp)
+    parent = tracker.parent_run(store.study, store.file, {})
+    run_id = tracker.start_trial(parent, "salt-t0.4", run_result.config, {"arm": "salt", "seed": 3, "trial": 7})
+    tracker.log_result(run_id, run_result, render=lambda ids: [f"tok{i}" for i in ids])
+
+    client = MlflowClient(store.uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "salt-t0.4"
+    tags = run.data.tags
+    assert tags["mlflow.parentRunId"] == parent and tags["salt.role"] == "trial" and tags["salt.cell"] == "salt-t0.4"
+    assert (tags["salt.arm"], tags["salt.seed"], tags["salt.trial"], tags["salt.study"]) == ("salt", "3", "7", store.study)
+    assert tags["salt.pid"] == str(os.getpid())
+    params = run.data.params
+    assert params["augment.threshold"] == "0.4" and params["seed"] == "3"
+    assert params["target_langs"] == '["fr", "de"]' and params["cache_dir"] == "None"
+    expected = result_metrics(run_result)
+    curves_last = {"train_loss": 0.71, "lr": 5e-4, "epoch": 1.0, "selection_acc": 0.62}  # latest = highest step
+    assert run.data.metrics == pytest.approx({**expected, **curves_last})
+    assert expected["test_acc_avg_targets"] == run_result.metrics["test_acc_avg_targets"]
+    assert {"train_steps", "best_step", "n_source", "n_augmented", "wall_seconds", "aug.fr.precision"} <= set(expected)
+    loss = client.get_metric_history(run_id, "train_loss")
+    assert sorted((m.step, m.value) for m in loss) == [(20, 1.05), (40, 0.71)]
+    assert [m.value for m in client.get_metric_history(run_id, "selection_acc")] == [0.55, 0.62]
+
+    arts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"predictions.parquet", "augmented_sample.jsonl", "augmentation_stats.json", "run_config.json"} <= arts
+    lines = Path(client.download_artifacts(run_id, "augmented_sample.jsonl", str(store.tmp))).read_text().splitlines()
+    sample = [json.loads(line) for line in lines]
+    assert len(sample) == 40 and {s["lang"] for s in sample} == {"fr", "de"}
+    assert sample[0]["aug_ids"] == [2, 10, 11, 12, 3] and sample[0]["substitutes"] == ["tok10", "tok12"]
+
+    pd.testing.assert_frame_equal(load_predictions(store.uri, run_id), run_result.train.predictions)
+    frame = load_runs(store.uri, store.study)
+    assert list(frame.run_id) == [run_id]
+    row = frame.iloc[0]
+    assert row["params.augment.threshold"] == "0.4" and row["tags.salt.arm"] == "salt"
+    assert row["metrics.test_acc_avg"] == pytest.approx(run_result.metrics["test_acc_avg"])
+    assert load_runs(store.uri, "no-such-study").empty
+
+
+def test_params_are_truncated_and_batched(store):
+    tracker = StudyTracker(store.uri, store.exp)
+    parent = tracker.parent_run(store.study, store.file, {})
+    params = {"long": "x" * 7000, "nested": {f"k{i}": i for i in range(250)}}
+    run_id = tracker.start_trial(parent, "c", params, {})
+    stored = MlflowClient(store.uri).get_run(run_id).data.params
+    assert len(stored) == 251 and stored["nested.k249"] == "249"
+    assert stored["long"] == param_str("x" * 7000) and len(stored["long"]) == 6000
+    assert stored["long"].endswith("[truncated]")
+
+
+def test_fail_trial_and_trial_runs(store):
+    tracker = StudyTracker(store.uri, store.exp)
+    parent = tracker.parent_run(store.study, store.file, {})
+    ok = tracker.start_trial(parent, "a", {"x": 1}, {"arm": "baseline", "seed": 0})
+    bad = tracker.start_trial(parent, "b", {"x": 2}, {"arm": "salt", "seed": 1, "optuna.trial": 5})
+    error = "Traceback ...\nTrainingDiverged: loss became nan" + "!" * 6000
+    tracker.fail_trial(bad, error)
+    client = MlflowClient(store.uri)
+    run = client.get_run(bad)
+    assert run.info.status == "FAILED" and len(run.data.tags["salt.error"]) == 5000
+    assert run.data.tags["salt.error"].startswith("Traceback")
+    assert Path(client.download_artifacts(bad, "error.txt", str(store.tmp))).read_text() == error
+    runs = tracker.trial_runs(parent).set_index("cell")
+    assert runs.loc["a", "status"] == "RUNNING" and runs.loc["b", "status"] == "FAILED"
+    assert (runs.loc["a", "arm"], runs.loc["b", "seed"], runs.loc["a", "run_id"]) == ("baseline", "1", ok)
+    assert runs.loc["b", "trial"] == "5" and pd.isna(runs.loc["a", "trial"])
+    assert pd.isna(runs.loc["a", "end_time"]) and not pd.isna(runs.loc["b", "end_time"])
+    with pytest.raises(ValueError):
+        tracker.fail_trial(ok, "x", status="FINISHED")
+
+
+def test_end_stale_runs_kills_only_dead_owners(store):
+    tracker = StudyTracker(store.uri, store.exp)
+    parent = tracker.parent_run(store.study, store.file, {})
+    live = tracker.start_trial(parent, "live", {}, {})
+    dead = tracker.start_trial(parent, "dead", {}, {})
+    elsewhere = tracker.start_trial(parent, "elsewhere", {}, {})
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    client = MlflowClient(store.uri)
+    client.set_tag(dead, "salt.pid", gone.stdout.strip())
+    client.set_tag(elsewhere, "salt.host", "another-machine")
+    client.set_tag(elsewhere, "salt.pid", gone.stdout.strip())
+    assert tracker.end_stale_runs(parent, reason="worker died") == [dead]
+    run = client.get_run(dead)
+    assert run.info.status == "KILLED" and run.data.tags["salt.error"] == "worker died"
+    assert client.get_run(live).info.status == "RUNNING" and client.get_run(elsewhere).info.status == "RUNNING"
+    assert tracker.end_stale_runs(parent, is_alive=lambda info: info["cell"] != "live", reason="x") == [live]
+
+
+def test_owner_alive_detects_a_reused_pid():
+    me = {"host": socket.gethostname(), "pid": os.getpid()}
+    assert owner_alive(me) and owner_alive({**me, "host": "elsewhere", "pid": 1 << 30})
+    if Path("/proc/self/stat").exists():
+        assert not owner_alive({**me, "pid_start": "1"})
+
+
+# ---- concurrency: 8 spawned processes write trials at once into one prepared store
+
+def _light_result(seed: int) -> SimpleNamespace:
+    """The attributes log_result reads, without importing torch in every spawned worker."""
+    preds = _predictions(seed)
+    train = SimpleNamespace(predictions=preds, curves=CURVES, best_step=40, steps=40, n_source=100, n_augmented=0,
+                            seconds=1.0)
+    return SimpleNamespace(config=None, train=train, augmentation=None, seconds=2.0,
+                           metrics={"test_acc_avg": float((preds.label == preds.pred).mean()), "seed": float(seed)})
+
+
+def _worker(uri: str, exp: str, parent: str, seed: int, barrier, out) -> None:
+    try:
+        tracker = StudyTracker(uri, exp)
+        barrier.wait(timeout=120)  # every worker has imported and connected: now write together
+        run_id = tracker.start_trial(parent, f"cell-{seed}", {"seed": seed, "train": {"lr": 1e-3}}, {"seed": seed})
+        tracker.log_result(run_id, _light_result(seed))
+        out.put((seed, run_id, None))
+    except Exception as err:
+        out.put((seed, None, repr(err)))
+
+
+def test_eight_processes_log_trials_concurrently(store):
+    parent = StudyTracker(store.uri, store.exp).parent_run(store.study, store.file, {})
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(8), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(store.uri, store.exp, parent, seed, barrier, out)) for seed in range(8)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert [r for r in results if r[2]] == []
+    frame = load_runs(store.uri, store.study)
+    assert len(frame) == 8 and set(frame["tags.mlflow.parentRunId"]) == {parent}
+    by_seed = frame.set_index(frame["params.seed"].astype(int))
+    for seed, run_id, _ in results:
+        assert by_seed.loc[seed, "run_id"] == run_id
+        assert by_seed.loc[seed, "metrics.seed"] == seed
+        pd.testing.assert_frame_equal(load_predictions(store.uri, run_id), _predictions(seed))
