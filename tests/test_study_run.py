@@ -1,0 +1,131 @@
+"""A study end to end: Optuna cells, MLflow runs, resume, interruption, the UI. Tiny world, CPU."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from harness.runner import locate, open_study, run_study
+from harness.study import load_study
+from harness.tracking import load_predictions, load_runs
+
+pytestmark = pytest.mark.slow
+
+STUDY = {
+    "name": "e2e", "task": "synthetic-nli", "data": {"source": "synthetic", "world": "tiny"},
+    "languages": {"source": "en", "targets": ["fr", "de"]},
+    "train": {"epochs": 1, "max_eval_examples": 30, "log_every": 5},
+    "augment": {"threshold": 0.1},
+    "arms": ["baseline", "salt", "random-selection"],
+    "axes": {"augment.samples_per_lang": [20, 60]},
+    "seeds": [0, 1],
+}  # 2 baseline + 2 x 2 x 2 = 10 cells
+
+
+@pytest.fixture()
+def study_file(tmp_path, salt_cache, monkeypatch):
+    monkeypatch.setenv("SALT_CACHE", str(salt_cache))
+    path = tmp_path / "e2e.yaml"
+    path.write_text(yaml.safe_dump({**STUDY, "output": {"dir": str(tmp_path / "mlruns")}}))
+    return path
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def finished_children(spec):
+    client = mlflow.MlflowClient(locate(spec).tracking_uri)
+    exp = client.get_experiment_by_name(spec.name)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("salt.role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
+    return client, parents, children
+
+
+def test_grid_study_two_workers_then_resume_is_a_no_op(study_file):
+    spec = load_study(study_file)
+    summary = run_study(spec, workers=2, progress=False)
+    assert summary["cells"] == summary["complete"] == 10
+    client, parents, children = finished_children(spec)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    finished = [r for r in children if r.info.status == "FINISHED"]
+    assert len(finished) == len(children) == 10
+    assert sorted(r.data.tags["salt.cell"] for r in finished) == sorted(c.id for c in spec.cells())
+    run = finished[0]
+    assert {"test_acc_fr", "test_acc_de", "dev_acc_en", "test_acc_avg_targets"} <= set(run.data.metrics)
+    preds = load_predictions(locate(spec).tracking_uri, run.info.run_id)
+    assert len(preds) == 6 * 30 and {"uid", "label", "pred"} <= set(preds.columns)
+    assert len(load_runs(locate(spec).tracking_uri, spec.name)) == 10
+    # running it again changes nothing
+    again = run_study(spec, workers=1, progress=False)
+    assert again["complete"] == 10
+    assert len(finished_children(spec)[2]) == 10
+    trials = open_study(spec, locate(spec)).get_trials()
+    assert len(trials) == 10 and all(t.state.name == "COMPLETE" for t in trials)
+    out = cli("status", str(study_file), "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["complete"] == 10
+
+
+def test_interrupt_then_resume_runs_only_the_missing_cells(study_file):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(study_file)], stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+    done = 0
+    for line in proc.stderr:  # wait until two cells have finished, then Ctrl-C
+        done += " done in " in line
+        if done == 2:
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=120)
+    spec = load_study(study_file)
+    trials = open_study(spec, locate(spec)).get_trials()
+    complete_before = {t.user_attrs["cell"] for t in trials if t.state.name == "COMPLETE"}
+    assert 2 <= len(complete_before) < 10
+    out = cli("run", str(study_file), "--quiet")
+    assert out.returncode == 0, out.stderr
+    _, _, children = finished_children(spec)
+    finished = [r for r in children if r.info.status == "FINISHED"]
+    assert sorted(r.data.tags["salt.cell"] for r in finished) == sorted(c.id for c in spec.cells())
+    assert all(r.info.status in ("FINISHED", "KILLED", "FAILED") for r in children)
+    trials = open_study(spec, locate(spec)).get_trials()
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(complete) == 10 and len({t.user_attrs["cell"] for t in complete}) == 10
+
+
+def test_ui_serves_the_runs(study_file, tmp_path):
+    spec = load_study(study_file)
+    spec_one = tmp_path / "one.yaml"
+    spec_one.write_text(yaml.safe_dump({**STUDY, "arms": ["baseline"], "seeds": [0],
+                                        "output": {"dir": str(tmp_path / "mlruns")}}))
+    assert cli("run", str(spec_one), "--quiet").returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui = subprocess.Popen([sys.executable, "-m", "harness.cli", "ui", str(spec_one), "--port", str(port)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(1)
+        client = mlflow.MlflowClient(url)
+        exp = client.get_experiment_by_name("e2e")
+        runs = client.search_runs([exp.experiment_id])
+        assert {r.data.tags.get("salt.role") for r in runs} == {"parent", "trial"}
+        assert any("test_acc_fr" in r.data.metrics for r in runs)
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)
