@@ -27,7 +27,7 @@ from salt.synthetic import (
     read_model_info,
     world_model_dir,
 )
-from salt.synthetic import pretrain as pretrain_mod
+import salt.synthetic.pretrain as pretrain_mod
 from salt.synthetic.world import BY, NOT, NP, THE, Clause
 
 TINY = WORLD_PRESETS["tiny"]

@@ -1,0 +1,49 @@
+"""The offline synthetic multilingual world: four languages from one abstract grammar, a gold
+lexicon, NLI and paraphrase tasks as ordinary `TaskData`, and a tiny BERT pretrained on it.
+
+It exists so that SALT's mechanism can be tested where the answer is known: alignment emerges from
+monolingual pretraining alone, and every substitution can be checked against the gold lexicon.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from salt.synthetic.pretrain import (
+    PRETRAIN_PRESETS,
+    PretrainConfig,
+    build_tokenizer,
+    default_cache_dir,
+    pretrain_mlm,
+    read_model_info,
+    world_model_dir,
+)
+from salt.synthetic.probe import lexicon_precision
+from salt.synthetic.world import (
+    NLI_LABELS,
+    NLI_TASK,
+    PARAPHRASE_LABELS,
+    PARAPHRASE_TASK,
+    STYLES,
+    WORLD_PRESETS,
+    World,
+    WorldConfig,
+    generate_world,
+)
+
+
+def load_world(preset_or_cfg: str | WorldConfig = "default") -> World:
+    """The world for a preset name or config, generated once per process (treat it as read-only)."""
+    cfg = WORLD_PRESETS[preset_or_cfg] if isinstance(preset_or_cfg, str) else preset_or_cfg
+    return _cached_world(cfg)
+
+
+@lru_cache(maxsize=4)
+def _cached_world(cfg: WorldConfig) -> World:
+    return generate_world(cfg)
+
+
+__all__ = [
+    "NLI_LABELS", "NLI_TASK", "PARAPHRASE_LABELS", "PARAPHRASE_TASK", "PRETRAIN_PRESETS", "STYLES",
+    "WORLD_PRESETS", "PretrainConfig", "World", "WorldConfig", "build_tokenizer", "default_cache_dir",
+    "generate_world", "lexicon_precision", "load_world", "pretrain_mlm", "read_model_info", "world_model_dir",
+]

@@ -1,0 +1,227 @@
+"""Pretrain a tiny multilingual BERT on a synthetic world, cached on disk.
+
+The model plays mBERT's role: masked-LM pretraining on the union of independent monolingual corpora,
+nothing parallel. Its directory is ordinary `save_pretrained` output, so the trainer loads it exactly
+like a hub checkpoint (`AutoTokenizer`, `AutoModelForMaskedLM`, `AutoModelForSequenceClassification`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from tqdm.auto import tqdm
+from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast, get_linear_schedule_with_warmup
+
+from salt.synthetic.world import SPECIAL_TOKENS, WORLD_PRESETS, World, WorldConfig, generate_world
+
+# Bump when the build changes in a way the configs do not capture, to invalidate old caches.
+FORMAT_VERSION = 1
+INFO_FILE = "world.json"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    seed: int = 0
+    layers: int = 2
+    hidden: int = 128
+    heads: int = 4
+    intermediate: int = 512
+    max_positions: int = 128
+    mask_prob: float = 0.15  # of which 80% [MASK], 10% random word, 10% unchanged
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100  # then linear decay to zero
+    batch_size: int = 128
+    steps: int = 2000
+    # Not part of the cache key: for this model size 1 thread was faster than 2 (run jobs side by side).
+    threads: int = 1
+
+    def key_fields(self) -> dict[str, Any]:
+        fields = asdict(self)
+        fields.pop("threads")
+        return fields
+
+
+PRETRAIN_PRESETS: dict[str, PretrainConfig] = {
+    "default": PretrainConfig(),
+    "tiny": PretrainConfig(layers=1, hidden=32, heads=2, intermediate=64, batch_size=64, steps=150,
+                           warmup_steps=10),
+}
+
+
+def build_tokenizer(world: World, max_length: int = 128) -> PreTrainedTokenizerFast:
+    """Word-level: one token per word of every language, so task text never contains [UNK]."""
+    words = dict.fromkeys(w for lang in world.languages for w in world.vocabulary(lang))  # ordered, deduplicated
+    vocab = {tok: i for i, tok in enumerate([*SPECIAL_TOKENS, *words])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]", model_max_length=max_length,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],  # BERT segments for pairs
+    )
+
+
+def _mask(ids: torch.Tensor, special: torch.Tensor, cfg: PretrainConfig, vocab_size: int,
+          mask_id: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's 80/10/10 corruption; labels are -100 except at the chosen positions."""
+    chosen = (torch.rand(ids.shape, generator=gen) < cfg.mask_prob) & ~special
+    labels = torch.where(chosen, ids, -100)
+    roll = torch.rand(ids.shape, generator=gen)
+    random_words = torch.randint(len(SPECIAL_TOKENS), vocab_size, ids.shape, generator=gen)
+    inputs = torch.where(chosen & (roll < 0.8), mask_id, ids)
+    inputs = torch.where(chosen & (roll >= 0.8) & (roll < 0.9), random_words, inputs)
+    return inputs, labels
+
+
+def _batches(encoded: list[list[int]], cfg: PretrainConfig, pad_id: int, gen: torch.Generator):
+    """Endless shuffled batches of single sentences, languages mixed, padded to the batch maximum."""
+    while True:
+        order = torch.randperm(len(encoded), generator=gen).tolist()
+        for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
+            rows = [encoded[i] for i in order[start:start + cfg.batch_size]]
+            width = max(map(len, rows))
+            yield torch.tensor([r + [pad_id] * (width - len(r)) for r in rows])
+
+
+def pretrain_mlm(world: World, cfg: PretrainConfig, progress: bool = True
+             ) -> tuple[BertForMaskedLM, PreTrainedTokenizerFast, dict[str, Any]]:
+    """Masked-LM pretraining on the union of the world's monolingual corpora. Seeded: the global torch
+    RNG and thread count are restored afterwards, so callers see no side effect."""
+    tokenizer = build_tokenizer(world, cfg.max_positions)
+    sentences = [s for lang in world.languages for s in world.corpora[lang]]
+    encoded = [e.ids for e in tokenizer.backend_tokenizer.encode_batch(sentences)]
+    too_long = max(map(len, encoded))
+    if too_long > cfg.max_positions:
+        raise ValueError(f"a corpus sentence has {too_long} tokens > max_positions {cfg.max_positions}")
+    vocab_size = len(tokenizer)
+    special_ids = torch.tensor(sorted(tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))))
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)  # weights and dropout
+            model = BertForMaskedLM(BertConfig(
+                vocab_size=vocab_size, hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
+                num_attention_heads=cfg.heads, intermediate_size=cfg.intermediate,
+                max_position_embeddings=cfg.max_positions, type_vocab_size=2,
+                pad_token_id=tokenizer.pad_token_id,
+            ))
+            stats = _train(model, encoded, special_ids, tokenizer, cfg, progress)
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+    stats |= {"parameters": sum(p.numel() for p in model.parameters()), "vocab_size": vocab_size,
+              "corpus_sentences": len(sentences), "threads": cfg.threads}
+    return model, tokenizer, stats
+
+
+def _train(model: BertForMaskedLM, encoded: list[list[int]], special_ids: torch.Tensor,
+           tokenizer: PreTrainedTokenizerFast, cfg: PretrainConfig, progress: bool) -> dict[str, Any]:
+    gen = torch.Generator().manual_seed(cfg.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    schedule = get_linear_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
+    batches = _batches(encoded, cfg, tokenizer.pad_token_id, gen)
+    losses: list[float] = []
+    start = time.perf_counter()
+    model.train()
+    bar = tqdm(range(cfg.steps), desc="pretrain synthetic MLM", disable=not progress, leave=False)
+    for _ in bar:
+        ids = next(batches)
+        inputs, labels = _mask(ids, torch.isin(ids, special_ids), cfg, len(tokenizer),
+                               tokenizer.mask_token_id, gen)
+        loss = model(input_ids=inputs, attention_mask=(ids != tokenizer.pad_token_id).long(), labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}", refresh=False)
+    bar.close()
+    tail = losses[-max(1, cfg.steps // 20):]
+    return {"final_loss": sum(tail) / len(tail), "first_loss": losses[0] if losses else math.nan,
+            "steps": cfg.steps, "seconds": round(time.perf_counter() - start, 1)}
+
+
+# --------------------------------------------------------------------------------------------
+# Disk cache
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("SALT_CACHE") or Path.home() / ".cache" / "salt")
+
+
+def model_key(world_cfg: WorldConfig, pretrain_cfg: PretrainConfig) -> str:
+    blob = json.dumps({"format": FORMAT_VERSION, "world": asdict(world_cfg),
+                       "pretrain": pretrain_cfg.key_fields()}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _resolve(world_cfg: WorldConfig | str, pretrain_cfg: PretrainConfig | str) -> tuple[WorldConfig, PretrainConfig]:
+    w = WORLD_PRESETS[world_cfg] if isinstance(world_cfg, str) else world_cfg
+    p = PRETRAIN_PRESETS[pretrain_cfg] if isinstance(pretrain_cfg, str) else pretrain_cfg
+    return w, p
+
+
+def world_model_dir(world_cfg: WorldConfig | str = "default", pretrain_cfg: PretrainConfig | str = "default",
+                    cache_dir: str | Path | None = None, progress: bool = True) -> Path:
+    """The pretrained model directory for these configs, built on first use.
+
+    Concurrent workers block on a file lock and only one builds; the build goes to a temporary
+    directory renamed into place, so a directory that exists is always complete.
+    """
+    world_cfg, pretrain_cfg = _resolve(world_cfg, pretrain_cfg)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    root = root / "synthetic"
+    target = root / f"world-{model_key(world_cfg, pretrain_cfg)}"
+    if (target / INFO_FILE).is_file():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / INFO_FILE).is_file():
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{target.name}-"))
+        try:
+            _build(world_cfg, pretrain_cfg, tmp, progress)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def _build(world_cfg: WorldConfig, pretrain_cfg: PretrainConfig, out: Path, progress: bool) -> None:
+    start = time.perf_counter()
+    world = generate_world(world_cfg)
+    generated = time.perf_counter() - start
+    model, tokenizer, stats = pretrain_mlm(world, pretrain_cfg, progress)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    info = {"format_version": FORMAT_VERSION, "key": model_key(world_cfg, pretrain_cfg),
+            "world_config": asdict(world_cfg), "pretrain_config": asdict(pretrain_cfg),
+            "stats": stats | {"world_seconds": round(generated, 2)},
+            "versions": {"torch": torch.__version__}}
+    (out / INFO_FILE).write_text(json.dumps(info, indent=2))
+
+
+def read_model_info(model_dir: str | Path) -> dict[str, Any]:
+    """`world.json` of a model directory: both configs and the pretraining stats."""
+    return json.loads((Path(model_dir) / INFO_FILE).read_text())
