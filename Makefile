@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/salt-harness compare --task synthetic-nli --seeds 0 1 2
+	$(VENV)/bin/salt-harness run studies/demo.yaml --workers 2
 
 test: $(STAMP)
 	$(PY) -m pytest -q
