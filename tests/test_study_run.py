@@ -129,3 +129,15 @@ def test_ui_serves_the_runs(study_file, tmp_path):
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=30)
+
+
+@pytest.mark.parametrize("name", ["demo", "xnli-sample-counts", "pawsx-sample-counts", "thresholds", "mixup"])
+def test_every_shipped_study_passes_smoke(name, salt_cache, tmp_path):
+    """--smoke runs the whole study structure on the tiny world; every cell must complete."""
+    env = {**os.environ, "SALT_CACHE": str(salt_cache), "SALT_SMOKE_DIR": str(tmp_path)}
+    path = Path(__file__).resolve().parents[1] / "studies" / f"{name}.yaml"
+    out = cli("run", str(path), "--smoke", "--quiet", env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"study {name}-smoke:" in out.stdout
+    done, total = out.stdout.split(":")[1].split("cells")[0].strip().split("/")
+    assert done == total and int(total) > 0
