@@ -7,9 +7,10 @@ import sys
 from harness.commands import augment as augment_cmd
 from harness.commands import compare as compare_cmd
 from harness.commands import data as data_cmd
+from harness.commands import report as report_cmd
 from harness.commands import study as study_cmds
 
-COMMANDS = {"study": study_cmds, "data": data_cmd, "augment": augment_cmd, "compare": compare_cmd}
+COMMANDS = {"study": study_cmds, "data": data_cmd, "augment": augment_cmd, "compare": compare_cmd, "report": report_cmd}
 
 
 class UserError(Exception):

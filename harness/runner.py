@@ -23,6 +23,9 @@ from harness.tracking import StudyTracker, prepare_store
 from salt.config import flatten
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+HEARTBEAT_INTERVAL = int(os.environ.get("SALT_HEARTBEAT_INTERVAL", 60))  # seconds; RDB storage only
+GRACE_PERIOD = int(os.environ.get("SALT_GRACE_PERIOD", 180))
+MAX_RETRY = 3
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ def locate(spec: StudySpec, storage: str | None = None, tracking_uri: str | None
 
 
 def open_storage(url: str):
+    """A journal file for one machine; any other URL is an RDB storage with heartbeats, so the
+    cells of dead workers are re-queued (`RetryHeartbeatStaleTrialCallback`)."""
     if url.startswith("journal:"):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -50,7 +55,10 @@ def open_storage(url: str):
         path = Path(url[len("journal:"):])
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    return url
+    return optuna.storages.RDBStorage(
+        url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+        failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        engine_kwargs={"pool_pre_ping": True})
 
 
 def make_sampler(spec: StudySpec):
@@ -163,60 +171,75 @@ def _resolved(spec: StudySpec) -> dict:
 
 def work(study_path: Path, smoke: bool, loc: Locations, parent: str, experiment_id: str, worker: int,
          progress: bool) -> None:
-    """One worker: pop cells until none is left (grid) or the trial budget is spent (TPE)."""
-    from salt.run import run
+    """One worker: pop cells until none is left (grid) or the trial budget is spent (TPE).
 
+    Trials run through `study.optimize`, the only path on which Optuna keeps heartbeats (RDB
+    storage), so a dead worker's cell is re-queued by `RetryHeartbeatStaleTrialCallback`.
+    """
     spec = prepare_spec(study_path, smoke)
     study = open_study(spec, loc)
-    tracker = StudyTracker(loc.tracking_uri, experiment_id)
-    cells = {c.id: c for c in spec.cells()} if spec.sampler.type == "grid" else {}
-    while True:
-        trial = _next_trial(spec, study)
-        if trial is None:
-            return
-        cell = cells.get(trial.user_attrs.get("cell")) if cells else _tpe_cell(spec, trial)
-        if cell is None:  # a surplus trial created by a race at the very end of a grid
+    if _budget_spent(spec, study):
+        return
+    objective = _Objective(spec, StudyTracker(loc.tracking_uri, experiment_id), parent, worker, progress)
+    study.optimize(objective, catch=(Exception,), callbacks=[lambda st, _: _budget_spent(spec, st) and st.stop()],
+                   gc_after_trial=True)
+
+
+def _budget_spent(spec: StudySpec, study: optuna.Study) -> bool:
+    if spec.sampler.type == "grid":
+        return not study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    counted = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL)
+    return len(study.get_trials(deepcopy=False, states=counted)) >= spec.sampler.n_trials
+
+
+class _Objective:
+    """One trial = one cell: config -> MLflow child run -> salt.run -> metrics; failures end FAILED."""
+
+    def __init__(self, spec: StudySpec, tracker: StudyTracker, parent: str, worker: int, progress: bool):
+        self.spec, self.tracker, self.parent, self.worker, self.progress = spec, tracker, parent, worker, progress
+        self.cells = {c.id: c for c in spec.cells()} if spec.sampler.type == "grid" else {}
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        from salt.run import run
+
+        spec = self.spec
+        stale_run = trial.user_attrs.get("mlflow_run_id")  # set when this trial re-queues a dead worker's cell
+        if stale_run:
+            self.tracker.fail_trial(stale_run, "the worker stopped sending heartbeats; the cell was re-queued",
+                                    status="KILLED")
+        cell = self.cells.get(trial.user_attrs.get("cell")) if self.cells else _tpe_cell(spec, trial)
+        if cell is None:  # a surplus trial from a race at the very end of a grid: not a cell
             trial.set_user_attr("surplus", True)
-            study.tell(trial, state=TrialState.PRUNED)
-            return
+            raise optuna.TrialPruned("no cell left")
+        recorded = self.tracker.finished_metric(self.parent, cell.id, spec.sampler.objective)
+        if recorded is not None:
+            trial.set_user_attr("reused_run", True)
+            return recorded
         cfg = spec.config(cell)
-        for key, value in (("host", socket.gethostname()), ("pid", os.getpid()), ("worker", worker)):
+        for key, value in (("host", socket.gethostname()), ("pid", os.getpid()), ("worker", self.worker)):
             trial.set_user_attr(key, value)
-        run_id = tracker.start_trial(parent, cell.id, flatten(cfg),
-                                     {"arm": cell.arm, "seed": str(cell.seed), "optuna.trial": str(trial.number),
-                                      "worker": str(worker)})
+        run_id = self.tracker.start_trial(self.parent, cell.id, flatten(cfg),
+                                          {"arm": cell.arm, "seed": str(cell.seed), "optuna.trial": str(trial.number),
+                                           "worker": str(self.worker)})
         trial.set_user_attr("mlflow_run_id", run_id)
-        line = ProgressLine(worker, trial.number, cell, enabled=progress)
+        line = ProgressLine(self.worker, trial.number, cell, enabled=self.progress)
         try:
             result = run(cfg, callbacks=[line])
+            value = result.metrics.get(spec.sampler.objective)
+            if value is None:
+                raise KeyError(f"objective {spec.sampler.objective!r} is not among the run's metrics "
+                               f"({', '.join(sorted(result.metrics))})")
+            self.tracker.log_result(run_id, result)
         except KeyboardInterrupt:
-            tracker.fail_trial(run_id, "interrupted (KeyboardInterrupt)", status="KILLED")
-            study.tell(trial, state=TrialState.FAIL)
+            self.tracker.fail_trial(run_id, "interrupted (KeyboardInterrupt)", status="KILLED")
+            line.close("interrupted")
             raise
-        except Exception as err:  # noqa: BLE001 - any failure ends this trial, the study goes on
-            tracker.fail_trial(run_id, f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
-            study.tell(trial, state=TrialState.FAIL)
+        except Exception as err:  # any failure ends this trial as FAILED; optimize() goes on
+            self.tracker.fail_trial(run_id, f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
             line.close(f"FAILED: {type(err).__name__}: {err}")
-            continue
-        tracker.log_result(run_id, result, render=None)
-        value = result.metrics.get(spec.sampler.objective)
-        if value is None:
-            study.tell(trial, state=TrialState.FAIL)
-            line.close(f"FAILED: objective {spec.sampler.objective!r} missing from metrics")
-            continue
-        study.tell(trial, value)
+            raise
         line.close(f"{spec.sampler.objective} {value:.3f}")
-
-
-def _next_trial(spec: StudySpec, study: optuna.Study):
-    if spec.sampler.type == "grid":
-        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            return None
-        return study.ask()
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL))
-    if len(done) >= spec.sampler.n_trials:
-        return None
-    return study.ask()
+        return value
 
 
 def _tpe_cell(spec: StudySpec, trial: optuna.Trial) -> Cell:

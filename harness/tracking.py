@@ -409,6 +409,20 @@ class StudyTracker:
         columns = ["run_id", "cell", "status", "arm", "seed", "trial", "host", "pid", "start_time", "end_time", "error"]
         return pd.DataFrame(rows, columns=columns)
 
+    def finished_metric(self, parent_id: str, cell_id: str, metric: str) -> float | None:
+        """The metric of a FINISHED child run of this cell, if one exists.
+
+        MLflow is the record of truth: a worker killed between finishing a run and telling Optuna
+        leaves a recorded result, which a retry must reuse instead of adding a second run.
+        """
+        exp_id, _ = self._parent(parent_id)
+        flt = (f"tags.`{PARENT_TAG}` = {_quote(parent_id)} and tags.`{CELL}` = {_quote(cell_id)} "
+               "and attributes.status = 'FINISHED'")
+        for r in _search(self.client, [exp_id], flt):
+            if metric in r.data.metrics:
+                return float(r.data.metrics[metric])
+        return None
+
     def end_stale_runs(self, parent_id: str, is_alive: Callable[[dict], bool] = owner_alive,
                        reason: str = "owner process is gone") -> list[str]:
         """End KILLED every child run left RUNNING whose owner is dead; return their ids.

@@ -90,13 +90,16 @@ def test_interrupt_then_resume_runs_only_the_missing_cells(study_file):
     spec = load_study(study_file)
     trials = open_study(spec, locate(spec)).get_trials()
     complete_before = {t.user_attrs["cell"] for t in trials if t.state.name == "COMPLETE"}
-    assert 2 <= len(complete_before) < 10
+    # the second cell may have been caught between its MLflow run finishing and Optuna's tell:
+    # then the retry reuses the recorded run instead of training (and logging) it again
+    assert 1 <= len(complete_before) < 10
     out = cli("run", str(study_file), "--quiet")
     assert out.returncode == 0, out.stderr
     _, _, children = finished_children(spec)
     finished = [r for r in children if r.info.status == "FINISHED"]
     assert sorted(r.data.tags["salt.cell"] for r in finished) == sorted(c.id for c in spec.cells())
-    assert all(r.info.status in ("FINISHED", "KILLED", "FAILED") for r in children)
+    assert all(r.info.status in ("FINISHED", "KILLED", "FAILED") for r in children)  # none left RUNNING
+    assert len(children) - len(finished) <= 1  # at most the one interrupted run, ended KILLED
     trials = open_study(spec, locate(spec)).get_trials()
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     assert len(complete) == 10 and len({t.user_attrs["cell"] for t in complete}) == 10

@@ -1,0 +1,69 @@
+"""`salt-harness report`: significance tables and plots of a study, from its MLflow runs.
+
+Default test: the paired t-test over seeds. Seeds are what varies between replications of a trained
+model (Reimers & Gurevych 2017), they pair naturally across arms, and with 3-10 seeds the rank and
+permutation tests cannot reach small p-values (5 seeds: p >= 0.0625), while the t-test can; its
+calibration on simulated data is in validation/CALIBRATION.md. Example-level tests (bootstrap, ar) see
+only test-set noise and need the logged predictions.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Kept literal so `salt-harness --help` does not import scipy; tests check them against the implementations.
+TESTS = ("t", "wilcoxon", "sign-flip", "welch", "bootstrap", "ar")
+FORMATS = ("md", "latex", "csv")
+CORRECTIONS = ("holm", "bh", "none")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="significance tables (md, LaTeX, CSV) and plots of a study's runs",
+                       description=__doc__)
+    p.add_argument("study", type=Path, help="the study file")
+    p.add_argument("--format", choices=FORMATS, help="render only this format and print it (default: all three "
+                   "into --out, Markdown printed)")
+    p.add_argument("--out", type=Path, help="output directory (default: reports/<study name>/)")
+    p.add_argument("--test", choices=TESTS, default="t",
+                   help="t (paired t over seeds, default), wilcoxon, sign-flip, welch (unpaired); "
+                        "bootstrap or ar (per-example, stratified by seed)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--correction", choices=CORRECTIONS, default="holm", help="across target languages")
+    p.add_argument("--split", choices=["test", "dev"], default="test")
+    p.add_argument("--compare", nargs=2, action="append", metavar=("ARM_A", "ARM_B"),
+                   help="compare A with B (repeatable); `arm:setting` fixes a setting, e.g. "
+                        "salt:samples_per_lang=500. Default: every arm vs baseline, salt vs its controls")
+    p.add_argument("--resamples", type=int, default=9999, help="bootstrap / permutation resamples")
+    p.add_argument("--smoke", action="store_true", help="report the study's --smoke run")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the study's store)")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-log", action="store_true", help="do not attach the files to the study's MLflow parent run")
+    p.set_defaults(func=report_cmd)
+
+
+def report_cmd(args) -> int:
+    from harness.report.analysis import Options
+    from harness.report.build import build_report, log_to_mlflow, render, write_report
+    from harness.report.collect import study_runs
+    from harness.runner import locate, prepare_spec
+
+    if args.resamples < 99:
+        raise ValueError(f"--resamples must be at least 99, got {args.resamples}")
+    spec = prepare_spec(args.study, smoke=args.smoke)
+    uri = locate(spec, tracking_uri=args.tracking_uri).tracking_uri
+    runs = study_runs(uri, spec.name)
+    options = Options(split=args.split, test=args.test, alpha=args.alpha, correction=args.correction,
+                      n_resamples=args.resamples)
+    report = build_report(runs, spec.name, options, [tuple(c) for c in args.compare or []] or None, uri)
+    out = args.out or Path("reports") / spec.name
+    formats = (args.format,) if args.format else FORMATS
+    paths = write_report(report, out, formats, plots=not args.no_plots)
+    if not args.no_log:
+        log_to_mlflow(report, paths)
+    shown = args.format or "md"
+    texts = render(report, shown)
+    sys.stdout.write("\n\n".join(f"# {name}\n{text}" if shown == "csv" else text for name, text in texts.items()))
+    sys.stdout.write("\n")
+    print(f"wrote {len(paths)} files to {out}" + ("" if args.no_log else " and to the study's MLflow parent run"),
+          file=sys.stderr)
+    return 0

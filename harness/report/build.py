@@ -1,0 +1,114 @@
+"""A study's report, end to end: runs -> scores -> comparisons -> tables and plots -> files and MLflow."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from harness.report import collect, tables
+from harness.report.analysis import ComparisonTable, Options, analyse
+from harness.report.comparisons import Comparison, default_comparisons, pairs
+from harness.report.curves import has_samples_axis, sample_curves
+
+log = logging.getLogger(__name__)
+FORMATS = ("md", "latex", "csv")
+
+
+@dataclass
+class Report:
+    study: str
+    tracking_uri: str
+    options: Options
+    n_runs: int
+    arms: list[str]
+    seeds: list[int]
+    rows: list[str]
+    source: str | None
+    scores: pd.DataFrame
+    tables: list[ComparisonTable]
+    curves: pd.DataFrame | None  # None: the study has no samples-per-language axis
+    files: list[Path] = field(default_factory=list)
+
+
+def build_report(runs: pd.DataFrame, study: str, options: Options | None = None,
+                 compare: list[tuple[str, str]] | None = None, tracking_uri: str = "",
+                 predictions=None) -> Report:
+    """Every comparison table and the sample-count curves from `load_runs` output (or any frame like it).
+
+    `compare`: pairs of arms (`arm` or `arm:setting`); default `comparisons.default_comparisons`.
+    `predictions`: run id -> predictions frame, needed by example-level tests (default: read from MLflow).
+    """
+    opts = options or Options()
+    scores = collect.scores(runs, opts.split)
+    rows = collect.row_order(scores, runs, opts.split)
+    source = collect.source_language(runs)
+    if compare:
+        comps: list[Comparison] = [c for a, b in compare for c in pairs(scores, a, b)]
+    else:
+        comps = default_comparisons(scores)
+    if opts.example_level and predictions is None:
+        if not tracking_uri:
+            raise ValueError(f"--test {opts.test} reads per-example predictions from MLflow: give a tracking URI")
+        predictions = _predictions_reader(tracking_uri)
+    built = [analyse(c, scores, rows, source, opts, len(comps), predictions) for c in comps]
+    curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
+    return Report(study, tracking_uri, opts, len(runs), collect.arm_order(scores["arm"].unique()),
+                  sorted(scores["seed"].unique().tolist()), rows, source, scores, built, curves)
+
+
+def _predictions_reader(tracking_uri: str):
+    from harness.tracking import load_predictions
+
+    @lru_cache(maxsize=None)
+    def read(run_id: str) -> pd.DataFrame:
+        try:
+            return load_predictions(tracking_uri, run_id)
+        except FileNotFoundError as err:
+            raise ValueError(str(err)) from None
+
+    return read
+
+
+def render(report: Report, fmt: str) -> dict[str, str]:
+    """File name -> text for one format."""
+    if fmt == "md":
+        return {"report.md": tables.render_markdown(report)}
+    if fmt == "latex":
+        return {"report.tex": tables.render_latex(report)}
+    if fmt == "csv":
+        return tables.render_csv(report)
+    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def write_report(report: Report, out: Path, formats=FORMATS, plots: bool = True) -> list[Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        for name, text in render(report, fmt).items():
+            (out / name).write_text(text, encoding="utf-8")
+            paths.append(out / name)
+    if plots:
+        from harness.report.plots import plot_forest, plot_samples
+
+        paths += plot_samples(report.curves, out, report.options.split, report.source)
+        paths += plot_forest(report.tables, out)
+    report.files = paths
+    return paths
+
+
+def log_to_mlflow(report: Report, paths: list[Path]) -> str | None:
+    """Attach the files to the study's parent run under `report/`; returns its id (None if there is none)."""
+    from mlflow import MlflowClient
+
+    run_id = collect.parent_run_id(report.tracking_uri, report.study)
+    if run_id is None:
+        log.warning("study %s has no parent run in %s: report not logged", report.study, report.tracking_uri)
+        return None
+    client = MlflowClient(report.tracking_uri)
+    for path in paths:
+        client.log_artifact(run_id, str(path), "report")
+    return run_id

@@ -1,0 +1,136 @@
+"""Figures: accuracy against samples per language, and a forest plot of the gain per language.
+
+Drawn on matplotlib's Agg canvas (`FigureCanvasAgg`) through the object API, so no display and no global
+pyplot state is touched; every figure is written as PNG and PDF.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from harness.report.collect import AVG_TARGETS
+from harness.report.tables import row_name
+
+COLORS = {"salt": "#1b6ca8", "random-selection": "#d1495b", "random-substitution": "#edae49",
+          "equal-steps": "#66a182", "baseline": "#555555"}
+FALLBACK = ["#8e6c8a", "#00798c", "#30638e", "#a23b72"]
+
+
+def _save(fig: Figure, out: Path, stem: str) -> list[Path]:
+    FigureCanvasAgg(fig)
+    paths = []
+    for ext in ("png", "pdf"):
+        path = out / f"{stem}.{ext}"
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def _color(arm: str, i: int) -> str:
+    return COLORS.get(arm, FALLBACK[i % len(FALLBACK)])
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _draw_curves(ax, curves: pd.DataFrame, row: str, positions: dict[str, int]) -> None:
+    sub = curves[curves["row"] == row]
+    base = sub[sub["arm"] == "baseline"]
+    if len(base):
+        b = base.iloc[0]
+        ax.axhline(100 * b["mean"], color=COLORS["baseline"], lw=1.2, ls="--", label=f"baseline (n={b['n']})")
+        if _finite(b["low"]) and _finite(b["high"]):
+            ax.axhspan(100 * b["low"], 100 * b["high"], color=COLORS["baseline"], alpha=0.12, lw=0)
+    lines = sub[sub["arm"] != "baseline"]
+    for i, ((arm, series), pts) in enumerate(lines.groupby(["arm", "series"], sort=False)):
+        pts = pts.sort_values("x")
+        xs = [positions[s] for s in pts["samples"]]
+        color = _color(arm, i)
+        label = arm if series == "-" else f"{arm} [{series}]"
+        ax.plot(xs, 100 * pts["mean"], marker="o", ms=4, color=color, label=label)
+        ok = pts["low"].map(_finite) & pts["high"].map(_finite)
+        if ok.any():
+            ax.fill_between([x for x, k in zip(xs, ok) if k], 100 * pts.loc[ok, "low"], 100 * pts.loc[ok, "high"],
+                            color=color, alpha=0.18, lw=0)
+    ax.set_xticks(list(positions.values()), list(positions.keys()))
+    ax.set_title(row_name(row, "target"))
+    ax.grid(alpha=0.3)
+
+
+def plot_samples(curves: pd.DataFrame, out: Path, split: str, source: str | None = None) -> list[Path]:
+    """One panel per language and average (samples_all.*), and the target average alone (samples_avg_targets.*)."""
+    if curves is None or curves.empty:
+        return []
+    keys = sorted({s for s in curves["samples"] if s}, key=lambda s: math.inf if s == "all" else float(s))
+    positions = {k: i for i, k in enumerate(keys)}
+    rows = list(dict.fromkeys(curves["row"]))
+    cols = min(3, len(rows))
+    nrows = math.ceil(len(rows) / cols)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, cols, squeeze=False).ravel()
+    for ax, row in zip(axes, rows):
+        _draw_curves(ax, curves, row, positions)
+        if row == source:
+            ax.set_title(row_name(row, "source"))
+    for ax in axes[len(rows):]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.supxlabel("augmented samples per target language")
+    fig.supylabel(f"{split} accuracy (%)")
+    paths = _save(fig, out, "samples_all")
+    if AVG_TARGETS in rows:
+        fig = Figure(figsize=(5, 3.6), layout="constrained")
+        ax = fig.subplots()
+        _draw_curves(ax, curves, AVG_TARGETS, positions)
+        ax.set_xlabel("augmented samples per target language")
+        ax.set_ylabel(f"{split} accuracy (%), target average")
+        ax.legend(fontsize=8, loc="best")
+        paths += _save(fig, out, "samples_avg_targets")
+    return paths
+
+
+def plot_forest(tables, out: Path) -> list[Path]:
+    """Per pair of arms, the gain (points, with its CI) per language; one marker per setting."""
+    groups: dict[tuple[str, str], list] = {}
+    for t in tables:
+        groups.setdefault((t.comparison.a, t.comparison.b), []).append(t)
+    paths = []
+    for (a, b), group in groups.items():
+        rows = list(dict.fromkeys(r for t in group for r in t.rows["row"]))
+        if not any(t.rows["diff"].map(_finite).any() for t in group):
+            continue
+        fig = Figure(figsize=(6, 0.45 * len(rows) + 1.4), layout="constrained")
+        ax = fig.subplots()
+        k = len(group)
+        for i, t in enumerate(group):
+            offset = ((k - 1) / 2 - i) * 0.7 / max(k, 1)  # first setting on top
+            frame = t.rows.set_index("row")
+            ys, xs, lo, hi = [], [], [], []
+            for y, row in enumerate(rows):
+                if row in frame.index and _finite(frame.at[row, "diff"]):
+                    r = frame.loc[row]
+                    ys.append(len(rows) - 1 - y + offset)
+                    xs.append(100 * r["diff"])
+                    lo.append(100 * (r["diff"] - r["diff_low"]) if _finite(r["diff_low"]) else 0.0)
+                    hi.append(100 * (r["diff_high"] - r["diff"]) if _finite(r["diff_high"]) else 0.0)
+            setting = t.comparison.setting_a
+            ax.errorbar(xs, ys, xerr=[lo, hi], fmt="o", ms=4, capsize=2, color=FALLBACK[i % len(FALLBACK)]
+                        if k > 1 else _color(a, 0), label=None if setting == "-" else setting)
+        ax.axvline(0, color="black", lw=0.8)
+        kinds = {r: kk for t in group for r, kk in zip(t.rows["row"], t.rows["kind"])}
+        ax.set_yticks(range(len(rows)), [row_name(r, kinds[r]) for r in reversed(rows)])
+        ax.set_xlabel(f"gain of {a} over {b} (accuracy points, 95% CI)")
+        ax.grid(axis="x", alpha=0.3)
+        if k > 1:
+            fig.legend(fontsize=7, loc="outside lower center", ncols=min(k, 3))
+        paths += _save(fig, out, f"forest_{_slug(a)}_vs_{_slug(b)}")
+    return paths
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)

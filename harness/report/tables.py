@@ -1,0 +1,279 @@
+"""Tables: Markdown, LaTeX (booktabs) and CSV from one Report.
+
+Markdown and LaTeX show accuracy in percent (1 decimal) and differences in points; CSV keeps every number
+at full precision in the metric's own units (accuracy in [0, 1]), for re-analysis and for tests.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from harness.report.analysis import LABELS, ComparisonTable
+from harness.report.collect import AVG, AVG_TARGETS
+
+if TYPE_CHECKING:
+    from harness.report.build import Report
+
+DASH = "—"
+ROW_NAMES = {AVG: "average", AVG_TARGETS: "average (targets)"}
+CI_NAMES = {"t": "Student t (the paired t-test's)", "welch": "Welch's", "wilcoxon": "BCa bootstrap over seeds",
+            "sign-flip": "BCa bootstrap over seeds",
+            "bootstrap": "percentile bootstrap over examples (test-set noise only)",
+            "ar": "BCa bootstrap over seeds"}
+CORRECTION_NAMES = {"holm": "Holm", "bh": "BH", "none": "unadjusted"}
+
+
+# --------------------------------------------------------------------------------------------- numbers
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def pct(x) -> str:
+    return f"{100 * x:.1f}" if _finite(x) else DASH
+
+
+def signed(x) -> str:
+    return f"{100 * x:+.1f}" if _finite(x) else DASH
+
+
+def pvalue(p) -> str:
+    if not _finite(p):
+        return DASH
+    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
+
+
+def eps(x) -> str:
+    return f"{x:.2f}" if _finite(x) else DASH
+
+
+def mean_std(mean, std, n) -> str:
+    if not n:
+        return DASH
+    return f"{pct(mean)} ± {pct(std)} ({n})" if _finite(std) else f"{pct(mean)} ({n})"
+
+
+def diff_ci(d, low, high) -> str:
+    if not _finite(d):
+        return DASH
+    return f"{signed(d)} [{signed(low)}, {signed(high)}]" if _finite(low) and _finite(high) else signed(d)
+
+
+def row_name(row: str, kind: str) -> str:
+    return ROW_NAMES.get(row, f"{row} (source)" if kind == "source" else row)
+
+
+# --------------------------------------------------------------------------------------------- text
+
+def legend(report: Report, k: int | None = None) -> list[str]:
+    """Sentences on how to read every comparison table (columns, test, correction, ASO, marks)."""
+    o = report.options
+    corr = CORRECTION_NAMES[o.correction]
+    k = k if k is not None else len(report.tables)
+    return [f"Accuracy (%, {o.split} split) as mean ± sample std (n seeds).",
+            f"Δ: mean difference A − B in points, paired by seed, with a {o.confidence:.0%} CI: {CI_NAMES[o.test]}.",
+            f"p: {LABELS[o.test]}; " + ("no correction." if o.correction == "none" else
+                                        f"{corr} across the target languages (source and averages unadjusted)."),
+            f"ε_min: ASO (Dror et al. 2019) of A over B at α = {o.alpha / max(k, 1):.3g} (Bonferroni over {k} "
+            "comparisons); small means A almost stochastically dominates B.",
+            f"Marks: * p < {o.alpha:g}, ** p < {o.alpha / 5:g}" + ("" if o.correction == "none" else
+                                                                   f" ({corr}-adjusted for targets)")
+            + f"; † ε_min < {o.aso_tau:g} (A ≻ B); ‡ ε_min of B over A < {o.aso_tau:g} (B ≻ A)."]
+
+
+def findings(table: ComparisonTable) -> list[str]:
+    """What is particular to one table: languages with an effect, and notes shared by every row."""
+    out = []
+    pc = table.conjunction
+    if pc is not None:
+        out.append(f"Effect in at least {pc.count} of {pc.n} target languages (partial conjunction, "
+                   f"{pc.method.capitalize()}, α = {pc.alpha:g}).")
+    out += [f"Note: {n}." for n in table.notes]
+    return out
+
+
+def caption(table: ComparisonTable, report: Report) -> list[str]:
+    """A self-contained caption (LaTeX): the comparison, the legend with A and B named, the findings."""
+    c = table.comparison
+    a, b = c.label.split(" vs ", 1)
+    text = [s.replace("A − B", f"{c.a} − {c.b}").replace("of A over B", f"of {c.a} over {c.b}")
+            .replace("A almost", f"{c.a} almost").replace("dominates B", f"dominates {c.b}")
+            .replace("(A ≻ B)", f"({c.a} ≻ {c.b})").replace("of B over A", f"of {c.b} over {c.a}")
+            .replace("(B ≻ A)", f"({c.b} ≻ {c.a})") for s in legend(report)]
+    return [f"{a} vs {b}."] + text + findings(table)
+
+
+def _cells(table: ComparisonTable) -> list[list[str]]:
+    rows = []
+    for r in table.rows.itertuples():
+        rows.append([row_name(r.row, r.kind), mean_std(r.a_mean, r.a_std, r.a_n), mean_std(r.b_mean, r.b_std, r.b_n),
+                     diff_ci(r.diff, r.diff_low, r.diff_high), pvalue(r.p),
+                     pvalue(r.p_adj) if r.kind == "target" else DASH, eps(r.eps_min), r.mark, r.note])
+    return rows
+
+
+def _header(table: ComparisonTable) -> list[str]:
+    c, o = table.comparison, table.options
+    return ["language", c.a, c.b, "Δ [95% CI]", f"p ({o.test})", f"p {CORRECTION_NAMES[o.correction]}",
+            "ε_min", "mark", "note"]
+
+
+# --------------------------------------------------------------------------------------------- markdown
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(map(esc, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(map(esc, r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _drop_empty_note(header, rows):
+    if all(not r[-1] for r in rows):
+        return header[:-1], [r[:-1] for r in rows]
+    return header, rows
+
+
+def render_markdown(report: Report) -> str:
+    o = report.options
+    out = [f"# Study {report.study}: {o.split} split", "",
+           f"{report.n_runs} finished runs; arms: {', '.join(report.arms)}; seeds: "
+           f"{', '.join(map(str, report.seeds))}. Test: {LABELS[o.test]}; correction: "
+           f"{CORRECTION_NAMES[o.correction]}; α = {o.alpha:g}. Tracking store: `{report.tracking_uri}`.", ""]
+    out += ["How to read the tables: " + " ".join(legend(report)), ""]
+    for table in report.tables:
+        header, rows = _drop_empty_note(_header(table), _cells(table))
+        out += [f"## {table.comparison.label}", ""]
+        out += [" ".join(findings(table)), ""] if findings(table) else []
+        out += [_md_table(header, rows), ""]
+    if report.curves is not None and not report.curves.empty:
+        out += ["## Accuracy against samples per language", "", samples_caption(report), "",
+                _md_table(*samples_cells(report)), ""]
+    elif report.curves is not None:
+        out += ["## Accuracy against samples per language", "", "The study has no augment.samples_per_lang axis.", ""]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------- samples
+
+def samples_caption(report: Report) -> str:
+    return (f"Accuracy (%, {report.options.split} split) against augmented samples per target language: "
+            f"mean over seeds [{report.options.confidence:.0%} Student-t CI] (n seeds). The baseline does not "
+            "augment: its row is the reference.")
+
+
+def samples_cells(report: Report) -> tuple[list[str], list[list[str]]]:
+    curves = report.curves
+    lines = curves.assign(line=[a if s == "-" else f"{a} [{s}]" for a, s in zip(curves["arm"], curves["series"])])
+    names = list(dict.fromkeys(lines["line"]))
+    header = ["language", "samples/lang", *names]
+    rows = []
+    for row in dict.fromkeys(lines["row"]):
+        sub = lines[lines["row"] == row]
+        base = sub[sub["samples"] == ""]
+        keys = sorted({s for s in sub["samples"] if s}, key=lambda s: math.inf if s == "all" else float(s))
+        for key in ([""] if not base.empty else []) + keys:
+            cells = []
+            for name in names:
+                hit = sub[(sub["line"] == name) & (sub["samples"] == key)]
+                cells.append(_point(hit.iloc[0]) if len(hit) else "")
+            rows.append([row_name(row, "source" if row == report.source else "target"),
+                         key or "(baseline)", *cells])
+    return header, rows
+
+
+def _point(p) -> str:
+    if _finite(p["low"]) and _finite(p["high"]):
+        return f"{pct(p['mean'])} [{pct(p['low'])}, {pct(p['high'])}] ({p['n']})"
+    return f"{pct(p['mean'])} ({p['n']})"
+
+
+# --------------------------------------------------------------------------------------------- latex
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_SYMBOLS = {"±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$",
+                  "ε_min": r"$\varepsilon_{\min}$", "ε": r"$\varepsilon$", "α": r"$\alpha$", "≻": r"$\succ$",
+                  "−": r"$-$", "—": "---", "<": r"$<$", "≥": r"$\geq$"}
+
+
+def latex_escape(text: str) -> str:
+    text = "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
+    text = text.replace(r"ε\_min", "ε_min")
+    for sym, tex in _LATEX_SYMBOLS.items():
+        text = text.replace(sym, tex)
+    return text
+
+
+def _latex_tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
+    out = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(map(latex_escape, header)) + r" \\", r"\midrule"]
+    for i, r in enumerate(rows):
+        out.append(" & ".join(r) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return out
+
+
+def _bold_best(table: ComparisonTable) -> list[list[str]]:
+    rows = []
+    for r, cells in zip(table.rows.itertuples(), _cells(table)):
+        cells = [latex_escape(c) for c in cells]
+        if _finite(r.a_mean) and _finite(r.b_mean) and r.a_mean != r.b_mean:
+            i = 1 if r.a_mean > r.b_mean else 2
+            mean, _, rest = cells[i].partition(" ")
+            cells[i] = rf"\textbf{{{mean}}} {rest}".rstrip()
+        rows.append(cells)
+    return rows
+
+
+def render_latex(report: Report) -> str:
+    o = report.options
+    out = [f"% Study {latex_escape(report.study)}, {o.split} split; generated by salt-harness report.",
+           r"% Requires \usepackage{booktabs}.", ""]
+    for table in report.tables:
+        header, rows = _drop_empty_note(_header(table), _bold_best(table))
+        if len(header) == 9:  # notes make the table too wide: they go under it
+            notes = [(r[0], r[-1]) for r in rows if r[-1]]
+            header, rows = header[:-1], [r[:-1] for r in rows]
+        else:
+            notes = []
+        cap = latex_escape(" ".join(caption(table, report))) + " Best mean in bold."
+        out += [r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{cap}}}",
+                *_latex_tabular(header, rows, "l" + "r" * 6 + "l")]
+        if notes:
+            out += [r"\par\smallskip\footnotesize"] + [rf"{n}: {t}\\" for n, t in notes]
+        out += [r"\end{table}", ""]
+    if report.curves is not None and not report.curves.empty:
+        header, rows = samples_cells(report)
+        out += [r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{latex_escape(samples_caption(report))}}}",
+                *_latex_tabular(header, [[latex_escape(c) for c in r] for r in rows], "ll" + "r" * (len(header) - 2)),
+                r"\end{table}", ""]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------- csv
+
+def comparisons_frame(report: Report) -> pd.DataFrame:
+    parts = []
+    for t in report.tables:
+        c = t.comparison
+        rows = t.rows.copy()
+        shared = "; ".join(t.notes)
+        rows["note"] = ["; ".join(x for x in (n, shared) if x) for n in rows["note"]]
+        rows.insert(0, "comparison", c.label)
+        for i, (k, v) in enumerate((("arm_a", c.a), ("setting_a", c.setting_a), ("arm_b", c.b),
+                                     ("setting_b", c.setting_b), ("split", t.options.split))):
+            rows.insert(1 + i, k, v)
+        rows["correction"] = t.options.correction
+        rows["aso_alpha"] = t.aso_alpha
+        rows["languages_with_effect"] = t.conjunction.count if t.conjunction else math.nan
+        parts.append(rows)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def render_csv(report: Report) -> dict[str, str]:
+    """File name -> CSV text: comparisons.csv (every table) and samples.csv (the curves), if any."""
+    out = {"comparisons.csv": comparisons_frame(report).to_csv(index=False)}
+    if report.curves is not None and not report.curves.empty:
+        out["samples.csv"] = report.curves.to_csv(index=False)
+    return out

@@ -1,0 +1,160 @@
+"""Seed-level tests: one score per (arm, seed), arms paired by seed.
+
+Seeds are the unit of replication here (Reimers & Gurevych 2017): the same seed gives both arms the same
+data order and initial head, so pairing by seed removes that shared noise. With few seeds the rank and
+permutation tests are discrete: with n pairs their smallest two-sided p-value is 2 / 2**n (0.0625 for
+n = 5), so they cannot reject at alpha 0.05 below 6 seeds; `min_attainable_p` says so in the table.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from harness.stats.result import TestResult, missing
+
+ZERO = 1e-12  # differences below this count as ties (accuracies are ratios of counts: exact equality is common)
+
+
+def _arr(values) -> np.ndarray:
+    return np.asarray(values, dtype=float).ravel()
+
+
+def _identical(d: np.ndarray) -> bool:
+    return bool(np.all(np.abs(d) <= ZERO))
+
+
+def _ci(res, confidence: float) -> tuple[float, float]:
+    ci = res.confidence_interval(confidence)
+    return float(ci.low), float(ci.high)
+
+
+def paired_t(a, b, confidence: float = 0.95) -> TestResult:
+    """Student's paired t-test (`scipy.stats.ttest_rel`) with its CI for the mean difference."""
+    x, y = _arr(a), _arr(b)
+    d, name = x - y, "paired-t"
+    if len(d) < 2:
+        return missing(name, f"{len(d)} paired seed(s): a test needs at least 2", float(d.mean()) if len(d) else math.nan, len(d))
+    if _identical(d):
+        return TestResult(name, 0.0, 1.0, 0.0, 0.0, 0.0, len(d), "identical scores on every seed")
+    if np.ptp(d) <= ZERO:
+        return missing(name, "the same difference on every seed (zero variance): t is undefined; "
+                       "use --test sign-flip", float(d.mean()), len(d))
+    res = stats.ttest_rel(x, y)
+    low, high = _ci(res, confidence)
+    return TestResult(name, float(d.mean()), float(res.pvalue), low, high, float(res.statistic), len(d))
+
+
+def wilcoxon(a, b) -> TestResult:
+    """Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, exact for small n without ties; zeros dropped)."""
+    x, y = _arr(a), _arr(b)
+    d, name = x - y, "wilcoxon"
+    if len(d) < 2:
+        return missing(name, f"{len(d)} paired seed(s): a test needs at least 2", float(d.mean()) if len(d) else math.nan, len(d))
+    if _identical(d):
+        return TestResult(name, 0.0, 1.0, statistic=0.0, n=len(d), note="identical scores on every seed")
+    res = stats.wilcoxon(x, y)
+    zeros = int(np.sum(np.abs(d) <= ZERO))
+    note = f"{zeros} tied seed(s) dropped" if zeros else ""
+    return TestResult(name, float(d.mean()), float(res.pvalue), statistic=float(res.statistic), n=len(d), note=note)
+
+
+def sign_flip(a, b, n_resamples: int = 9999, seed: int = 0) -> TestResult:
+    """Paired permutation test: the sign of each seed's difference flipped (A and B swapped within a seed).
+
+    `scipy.stats.permutation_test(permutation_type='samples')` on the mean difference; exact (all 2**n
+    patterns) when 2**n <= n_resamples, Monte Carlo otherwise.
+    """
+    x, y = _arr(a), _arr(b)
+    d, name = x - y, "sign-flip"
+    if len(d) < 2:
+        return missing(name, f"{len(d)} paired seed(s): a test needs at least 2", float(d.mean()) if len(d) else math.nan, len(d))
+    if _identical(d):
+        return TestResult(name, 0.0, 1.0, statistic=0.0, n=len(d), note="identical scores on every seed")
+    res = stats.permutation_test((x, y), _mean_diff, permutation_type="samples", vectorized=True,
+                                 n_resamples=n_resamples, alternative="two-sided", rng=np.random.default_rng(seed))
+    exact = 2 ** len(d) <= n_resamples
+    return TestResult(name, float(d.mean()), float(res.pvalue), statistic=float(res.statistic), n=len(d),
+                      note="" if exact else f"Monte Carlo, {n_resamples} sign patterns")
+
+
+def _mean_diff(x, y, axis=-1):
+    return np.mean(x - y, axis=axis)
+
+
+def welch(a, b, confidence: float = 0.95) -> TestResult:
+    """Welch's unpaired t-test (`scipy.stats.ttest_ind(equal_var=False)`): for arms not paired by seed."""
+    x, y = _arr(a), _arr(b)
+    name = "welch"
+    est = float(x.mean() - y.mean()) if len(x) and len(y) else math.nan
+    if len(x) < 2 or len(y) < 2:
+        return missing(name, f"{len(x)} and {len(y)} seed(s): Welch needs at least 2 per arm", est, len(x) + len(y))
+    if np.ptp(x) <= ZERO and np.ptp(y) <= ZERO:
+        if abs(est) <= ZERO:
+            return TestResult(name, 0.0, 1.0, 0.0, 0.0, 0.0, len(x) + len(y), "identical scores on every seed")
+        return missing(name, "both arms constant across seeds (zero variance): t is undefined", est, len(x) + len(y))
+    res = stats.ttest_ind(x, y, equal_var=False)
+    low, high = _ci(res, confidence)
+    return TestResult(name, est, float(res.pvalue), low, high, float(res.statistic), len(x) + len(y))
+
+
+PAIRED: dict[str, Callable[..., TestResult]] = {"t": paired_t, "wilcoxon": wilcoxon, "sign-flip": sign_flip}
+LABELS = {"t": "paired t-test over seeds", "wilcoxon": "Wilcoxon signed-rank over seeds",
+          "sign-flip": "paired permutation (sign-flip) over seeds", "welch": "Welch t-test over seeds (unpaired)"}
+TESTS = (*PAIRED, "welch")
+
+
+def min_attainable_p(test: str, n: int) -> float:
+    """The smallest two-sided p-value a discrete test can give with n pairs (0 for the t-tests)."""
+    return 2.0 / 2 ** n if test in ("wilcoxon", "sign-flip") and n > 0 else 0.0
+
+
+def _series(values: pd.Series | Mapping | None) -> pd.Series:
+    if values is None:
+        return pd.Series(dtype=float)
+    s = values if isinstance(values, pd.Series) else pd.Series(dict(values), dtype=float)
+    return s.dropna().astype(float)
+
+
+def compare_seeds(a: pd.Series | Mapping, b: pd.Series | Mapping, test: str = "t", confidence: float = 0.95,
+                  n_resamples: int = 9999, seed: int = 0, names: tuple[str, str] = ("A", "B")) -> TestResult:
+    """Test A against B from per-seed scores (Series or mapping indexed by seed).
+
+    Paired tests use the seeds both arms share; with fewer than 2 shared seeds but 2 or more per arm they
+    fall back to Welch, saying so. Missing arms, a single seed and identical scores come back as notes.
+    """
+    if test not in TESTS:
+        raise ValueError(f"unknown seed-level test {test!r}; choose one of {', '.join(TESTS)}")
+    sa, sb = _series(a), _series(b)
+    for s, name in ((sa, names[0]), (sb, names[1])):
+        if s.empty:
+            return missing(test, f"no scores for {name}")
+    if test == "welch":
+        return welch(sa.to_numpy(), sb.to_numpy(), confidence)
+    common = sa.index.intersection(sb.index)
+    if len(common) >= 2:
+        x, y = sa.loc[common].to_numpy(), sb.loc[common].to_numpy()
+        if test == "t":
+            res = paired_t(x, y, confidence)
+        elif test == "sign-flip":
+            res = sign_flip(x, y, n_resamples, seed)
+        else:
+            res = PAIRED[test](x, y)
+        if len(common) < max(len(sa), len(sb)):
+            extra = f"paired on {len(common)} common seeds ({names[0]} has {len(sa)}, {names[1]} has {len(sb)})"
+            res = _with_note(res, extra)
+        return res
+    if len(sa) >= 2 and len(sb) >= 2:
+        return _with_note(welch(sa.to_numpy(), sb.to_numpy(), confidence),
+                          f"arms share {len(common)} seed(s): unpaired Welch test instead")
+    return missing(test, f"one seed per arm ({names[0]}: {len(sa)}, {names[1]}: {len(sb)}): no test; run more seeds",
+                   float(sa.mean() - sb.mean()), len(common))
+
+
+def _with_note(res: TestResult, note: str) -> TestResult:
+    from dataclasses import replace
+
+    return replace(res, note="; ".join(n for n in (res.note, note) if n))
