@@ -129,16 +129,26 @@ def prepare_spec(path: Path, smoke: bool = False) -> StudySpec:
 
 
 def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tracking_uri: str | None = None,
-              progress: bool = True, smoke: bool = False) -> dict:
-    """Create (or resume) the study and work it with `workers` local processes; returns the summary."""
+              progress: bool = True, smoke: bool = False, create: bool = True) -> dict:
+    """Create (or resume) the study and work it with `workers` local processes; returns the summary.
+
+    `create=False` is a worker joining a study that `run` created (from any machine): it enqueues
+    nothing, so several machines never queue a cell twice.
+    """
     loc = locate(spec, storage, tracking_uri)
     local = loc.tracking_uri.startswith("sqlite:")
+    if not create:
+        try:
+            optuna.load_study(study_name=spec.name, storage=open_storage(loc.storage))
+        except KeyError:
+            raise ValueError(f"study {spec.name!r} does not exist in storage {loc.storage}; "
+                             f"create it first with: salt-harness run {spec.path} --storage ...") from None
     experiment_id = prepare_store(loc.tracking_uri, spec.name, str(loc.root / "artifacts") if local else None)
     tracker = StudyTracker(loc.tracking_uri, experiment_id)
     parent = tracker.parent_run(spec.name, spec.path, _resolved(spec))
     study = open_study(spec, loc)
     recover_orphans(study, tracker, parent)
-    if spec.sampler.type == "grid":
+    if create and spec.sampler.type == "grid":
         enqueue_missing(spec, study)
     start = time.perf_counter()
     if workers <= 1:

@@ -144,3 +144,28 @@ def test_every_shipped_study_passes_smoke(name, salt_cache, tmp_path):
     assert f"study {name}-smoke:" in out.stdout
     done, total = out.stdout.split(":")[1].split("cells")[0].strip().split("/")
     assert done == total and int(total) > 0
+
+
+def test_a_failed_trial_ends_failed_with_its_error_and_the_study_goes_on(study_file, monkeypatch):
+    import salt.run
+
+    real = salt.run.run
+
+    def flaky(cfg, *a, **k):
+        if cfg.seed == 1 and cfg.augment.enabled:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(cfg, *a, **k)
+
+    monkeypatch.setattr(salt.run, "run", flaky)
+    spec = load_study(study_file)
+    summary = run_study(spec, workers=1, progress=False)
+    assert summary["complete"] == 6 and summary["by_arm"]["salt"] == {"COMPLETE": 2, "FAIL": 2}
+    _, _, children = finished_children(spec)
+    failed = [r for r in children if r.info.status == "FAILED"]
+    assert len(failed) == 4 and all("CUDA out of memory" in r.data.tags["salt.error"] for r in failed)
+    monkeypatch.setattr(salt.run, "run", real)
+    assert run_study(spec, workers=1, progress=False)["complete"] == 10  # only the 4 failed cells rerun
+    _, _, children = finished_children(spec)
+    finished = [r for r in children if r.info.status == "FINISHED"]
+    assert len(finished) == 10 and len({r.data.tags["salt.cell"] for r in finished}) == 10
+    assert sum(r.info.status == "FAILED" for r in children) == 4

@@ -18,6 +18,14 @@ def add_parser(sub) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.set_defaults(func=run_cmd)
 
+    wk = sub.add_parser("worker", help="join a study created by `run` (any machine; shared storage)")
+    wk.add_argument("study", type=Path)
+    wk.add_argument("--storage", required=True, help="the study's Optuna storage URL (e.g. postgresql://...)")
+    wk.add_argument("--tracking-uri", required=True, help="the MLflow tracking URI (e.g. http://mlflow-host:5000)")
+    wk.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    wk.add_argument("--quiet", action="store_true")
+    wk.set_defaults(func=worker_cmd, smoke=False)
+
     val = sub.add_parser("validate", help="check study files; nothing runs, nothing is written")
     val.add_argument("studies", type=Path, nargs="+")
     val.set_defaults(func=validate_cmd)
@@ -46,6 +54,17 @@ def run_cmd(args) -> int:
     summary = run_study(spec, args.workers, args.storage, args.tracking_uri, progress=not args.quiet, smoke=args.smoke)
     print(format_summary(summary))
     return 0 if summary["complete"] == summary["cells"] else 1
+
+
+def worker_cmd(args) -> int:
+    from harness.runner import format_summary, prepare_spec, run_study
+
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    spec = prepare_spec(args.study)
+    summary = run_study(spec, args.workers, args.storage, args.tracking_uri, progress=not args.quiet, create=False)
+    print(format_summary(summary))
+    return 0
 
 
 def validate_cmd(args) -> int:
