@@ -1,6 +1,7 @@
 """A live line per worker: trial, arm, cell, step and ETA; one line per update when not on a terminal."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -8,9 +9,10 @@ from salt.train import Callback
 
 
 class ProgressLine(Callback):
-    def __init__(self, worker: int, trial: int, cell, enabled: bool = True, every: float = 10.0):
+    def __init__(self, worker: int, trial: int, cell, enabled: bool = True, every: float | None = None):
         self.prefix = f"[w{worker}] trial {trial} {cell.id}"
-        self.enabled, self.every = enabled, every
+        # seconds between lines in a log file (not a terminal); SALT_PROGRESS_EVERY=0 prints every update
+        self.enabled, self.every = enabled, float(os.environ.get("SALT_PROGRESS_EVERY", 10) if every is None else every)
         self.tty = sys.stderr.isatty()
         self.start = time.perf_counter()
         self.total, self.step, self.last = 0, 0, 0.0

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import socket
 import time
 import traceback
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
+from filelock import FileLock
 from optuna.trial import TrialState
 
 from harness.progress import ProgressLine
@@ -26,6 +30,8 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 HEARTBEAT_INTERVAL = int(os.environ.get("SALT_HEARTBEAT_INTERVAL", 60))  # seconds; RDB storage only
 GRACE_PERIOD = int(os.environ.get("SALT_GRACE_PERIOD", 180))
 MAX_RETRY = 3
+SCHEMA_LOCK = 0x5A17  # PostgreSQL advisory lock ids: Optuna's schema creation ...
+ENQUEUE_LOCK = 0x5A18  # ... and enqueueing cells
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,41 @@ def open_storage(url: str):
         path = Path(url[len("journal:"):])
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    return optuna.storages.RDBStorage(
-        url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
-        failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-        engine_kwargs={"pool_pre_ping": True})
+    try:
+        return _rdb_storage(url)
+    except Exception as err:  # sqlalchemy's errors: bad URL, server down, auth
+        raise ValueError(f"cannot open Optuna storage {_redact(url)}: {type(err).__name__}: "
+                         f"{str(err).splitlines()[0]}. Check that the database server is running and the URL "
+                         "(postgresql://user:password@host:port/database) is right.") from None
+
+
+def _rdb_storage(url: str):
+    def make():
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+            failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+            engine_kwargs={"pool_pre_ping": True})
+
+    if not url.startswith("postgresql"):
+        return make()
+    # Several workers starting at once on a fresh database would race to create Optuna's schema:
+    # serialise the first connection with a PostgreSQL advisory lock.
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
+            try:
+                return make()
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK})
+    finally:
+        engine.dispose()
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def make_sampler(spec: StudySpec):
@@ -97,7 +134,8 @@ def _alive(trial: optuna.trial.FrozenTrial) -> bool:
 
 
 def recover_orphans(study: optuna.Study, tracker: StudyTracker, parent_id: str) -> int:
-    """Trials left RUNNING by a dead local process become FAIL; their MLflow runs end KILLED."""
+    """Trials left RUNNING by a dead local process become FAIL (their cells are queued again by
+    `enqueue_missing`); their MLflow runs end KILLED with the reason."""
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not _alive(t):
@@ -107,15 +145,39 @@ def recover_orphans(study: optuna.Study, tracker: StudyTracker, parent_id: str) 
     return n
 
 
-def enqueue_missing(spec: StudySpec, study: optuna.Study) -> int:
-    """Enqueue each grid cell that is neither complete nor queued nor running."""
-    states = cell_states(study)
+@contextmanager
+def storage_lock(loc: Locations):
+    """Serialise enqueueing across processes and machines, so two `run`s never queue a cell twice."""
+    if loc.storage.startswith("journal:"):
+        with FileLock(loc.storage[len("journal:"):] + ".enqueue.lock", timeout=600):
+            yield
+    elif loc.storage.startswith("postgresql"):
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(loc.storage, poolclass=sqlalchemy.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": ENQUEUE_LOCK})
+                try:
+                    yield
+                finally:
+                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": ENQUEUE_LOCK})
+        finally:
+            engine.dispose()
+    else:  # other databases: one `run` creates, `worker`s join (they never enqueue)
+        yield
+
+
+def enqueue_missing(spec: StudySpec, study: optuna.Study, loc: Locations) -> int:
+    """Enqueue each grid cell that is neither complete nor queued nor running (failed ones again)."""
     busy = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
     n = 0
-    for cell in spec.cells():
-        if not any(t.state in busy for t in states.get(cell.id, [])):
-            study.enqueue_trial({}, user_attrs={"cell": cell.id, "arm": cell.arm, "seed": cell.seed})
-            n += 1
+    with storage_lock(loc):
+        states = cell_states(study)
+        for cell in spec.cells():
+            if not any(t.state in busy for t in states.get(cell.id, [])):
+                study.enqueue_trial({}, user_attrs={"cell": cell.id, "arm": cell.arm, "seed": cell.seed})
+                n += 1
     return n
 
 
@@ -137,19 +199,22 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
     """
     loc = locate(spec, storage, tracking_uri)
     local = loc.tracking_uri.startswith("sqlite:")
-    if not create:
+    # Both stores are checked before any work: a bad URL fails here, with nothing recorded.
+    if create:
+        study = open_study(spec, loc)
+    else:
         try:
-            optuna.load_study(study_name=spec.name, storage=open_storage(loc.storage))
+            study = optuna.load_study(study_name=spec.name, storage=open_storage(loc.storage),
+                                      sampler=make_sampler(spec))
         except KeyError:
-            raise ValueError(f"study {spec.name!r} does not exist in storage {loc.storage}; "
+            raise ValueError(f"study {spec.name!r} does not exist in storage {_redact(loc.storage)}; "
                              f"create it first with: salt-harness run {spec.path} --storage ...") from None
     experiment_id = prepare_store(loc.tracking_uri, spec.name, str(loc.root / "artifacts") if local else None)
     tracker = StudyTracker(loc.tracking_uri, experiment_id)
     parent = tracker.parent_run(spec.name, spec.path, _resolved(spec))
-    study = open_study(spec, loc)
     recover_orphans(study, tracker, parent)
-    if create and spec.sampler.type == "grid":
-        enqueue_missing(spec, study)
+    if spec.sampler.type == "grid" and (create or _has_orphaned_cells(spec, study)):
+        enqueue_missing(spec, study, loc)
     start = time.perf_counter()
     if workers <= 1:
         work(spec.path, smoke, loc, parent, experiment_id, 0, progress)
@@ -171,6 +236,12 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
     if summary["complete"] == summary["cells"]:
         tracker.finish_parent(parent)
     return summary
+
+
+def _has_orphaned_cells(spec: StudySpec, study: optuna.Study) -> bool:
+    """A worker re-queues cells only when their last trial failed (e.g. an orphan it just recovered)."""
+    states = cell_states(study)
+    return any(trials and all(t.state == TrialState.FAIL for t in trials) for trials in states.values())
 
 
 def _resolved(spec: StudySpec) -> dict:
@@ -196,6 +267,9 @@ def work(study_path: Path, smoke: bool, loc: Locations, parent: str, experiment_
 
 
 def _budget_spent(spec: StudySpec, study: optuna.Study) -> bool:
+    with warnings.catch_warnings():  # fail_stale_trials is marked experimental
+        warnings.simplefilter("ignore")
+        optuna.storages.fail_stale_trials(study)  # re-queues dead workers' cells (RDB heartbeats)
     if spec.sampler.type == "grid":
         return not study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     counted = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL)

@@ -51,7 +51,7 @@ PREDICTIONS = ("predictions.parquet", "predictions.csv.gz")
 _TRUNC = "...[truncated]"
 
 
-class TrackingError(RuntimeError):
+class TrackingError(OSError):
     """The tracking store cannot be used (unwritable, unreachable, wrong schema): stop before any work."""
 
 
