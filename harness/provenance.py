@@ -62,3 +62,11 @@ def _versions() -> dict[str, str]:
             out[name] = UNKNOWN
     out["python"] = platform.python_version()
     return out
+
+
+def hostname() -> str:
+    """This machine's name as workers record it; SALT_HOSTNAME overrides it (tests simulate other machines)."""
+    import os
+    import socket
+
+    return os.environ.get("SALT_HOSTNAME") or socket.gethostname()

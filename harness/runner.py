@@ -22,6 +22,7 @@ from filelock import FileLock
 from optuna.trial import TrialState
 
 from harness.progress import ProgressLine
+from harness.provenance import hostname
 from harness.study import Cell, StudySpec, cell_id, load_study
 from harness.tracking import StudyTracker, prepare_store
 from salt.config import flatten
@@ -71,10 +72,12 @@ def open_storage(url: str):
 
 def _rdb_storage(url: str):
     def make():
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
-            failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-            engine_kwargs={"pool_pre_ping": True})
+        with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna 5
+            warnings.simplefilter("ignore")
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+                engine_kwargs={"pool_pre_ping": True})
 
     if not url.startswith("postgresql"):
         return make()
@@ -119,7 +122,7 @@ def cell_states(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]
 
 def _alive(trial: optuna.trial.FrozenTrial) -> bool:
     """A RUNNING trial whose worker process is gone (same host, pid missing) is an orphan."""
-    if trial.user_attrs.get("host") != socket.gethostname():
+    if trial.user_attrs.get("host") != hostname():
         return True
     pid = trial.user_attrs.get("pid")
     if pid is None:
@@ -300,7 +303,7 @@ class _Objective:
             trial.set_user_attr("reused_run", True)
             return recorded
         cfg = spec.config(cell)
-        for key, value in (("host", socket.gethostname()), ("pid", os.getpid()), ("worker", self.worker)):
+        for key, value in (("host", hostname()), ("pid", os.getpid()), ("worker", self.worker)):
             trial.set_user_attr(key, value)
         run_id = self.tracker.start_trial(self.parent, cell.id, flatten(cfg),
                                           {"arm": cell.arm, "seed": str(cell.seed), "optuna.trial": str(trial.number),

@@ -241,7 +241,7 @@ def _proc_start(pid: int) -> str | None:
 
 def owner_alive(info: dict) -> bool:
     """Default liveness: same host and the pid runs (not a zombie, not reused); other hosts count as alive."""
-    if info.get("host") != socket.gethostname() or info.get("pid") is None:
+    if info.get("host") != provenance.hostname() or info.get("pid") is None:
         return True
     pid = info["pid"]
     try:
@@ -288,7 +288,7 @@ class StudyTracker:
                 return self._resume(found[0], study_file, sha, resolved)
             git = provenance.git_info()
             tags = {STUDY: study_name, ROLE: "parent", "salt.study_file": str(study_file.resolve()),
-                    "salt.study_sha256": sha, HOST: socket.gethostname(), "salt.git_commit": git["git_commit"],
+                    "salt.study_sha256": sha, HOST: provenance.hostname(), "salt.git_commit": git["git_commit"],
                     "salt.git_dirty": git["git_dirty"], "mlflow.source.git.commit": git["git_commit"],
                     **{f"salt.version.{k}": v for k, v in provenance.package_versions().items()},
                     **(extra_tags or {})}
@@ -340,7 +340,7 @@ class StudyTracker:
         exp_id, study = self._parent(parent_id)
         pid = os.getpid()
         git = self._git = self._git or provenance.git_info()
-        base = {PARENT_TAG: parent_id, ROLE: "trial", CELL: cell_id, STUDY: study, HOST: socket.gethostname(),
+        base = {PARENT_TAG: parent_id, ROLE: "trial", CELL: cell_id, STUDY: study, HOST: provenance.hostname(),
                 PID: pid, "salt.git_commit": git["git_commit"], "salt.git_dirty": git["git_dirty"],
                 "mlflow.source.git.commit": git["git_commit"]}
         start = _proc_start(pid)

@@ -46,13 +46,11 @@ def pg_url():
 
 
 def fresh_database(pg_url: str) -> str:
-    import psycopg2
+    import psycopg
 
     name = f"salt_{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(pg_url)
-    conn.autocommit = True
-    conn.cursor().execute(f"CREATE DATABASE {name}")
-    conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
     return pg_url.rsplit("/", 1)[0] + "/" + name
 
 
@@ -158,9 +156,10 @@ def test_sigkilled_worker_cell_is_retried_via_heartbeats(study_file, pg_url, mlf
     storage = fresh_database(pg_url)
     env = {"SALT_HEARTBEAT_INTERVAL": "1", "SALT_GRACE_PERIOD": "3"}
     flags = ["--storage", storage, "--tracking-uri", mlflow_server, "--quiet"]
-    kill_mid_trial(start("run", str(study_file), *flags[:-1], env=env))
+    # two machines: the survivor cannot see the dead worker's pid, only its missing heartbeats
+    kill_mid_trial(start("run", str(study_file), *flags[:-1], env={**env, "SALT_HOSTNAME": "machine-a"}))
     time.sleep(5)  # past the grace period: the dead worker's trial is stale
-    survivor = start("worker", str(study_file), *flags, env=env)
+    survivor = start("worker", str(study_file), *flags, env={**env, "SALT_HOSTNAME": "machine-b"})
     out, err = survivor.communicate(timeout=900)
     assert survivor.returncode == 0, err[-3000:]
     state = end_state(load_study(study_file), storage, mlflow_server)

@@ -54,7 +54,9 @@ def report_cmd(args) -> int:
     runs = study_runs(uri, spec.name)
     options = Options(split=args.split, test=args.test, alpha=args.alpha, correction=args.correction,
                       n_resamples=args.resamples)
-    report = build_report(runs, spec.name, options, [tuple(c) for c in args.compare or []] or None, uri)
+    expected = len(spec.cells()) if spec.sampler.type == "grid" else None
+    report = build_report(runs, spec.name, options, [tuple(c) for c in args.compare or []] or None, uri,
+                          arms=list(spec.arms), expected_runs=expected)
     out = args.out or Path("reports") / spec.name
     formats = (args.format,) if args.format else FORMATS
     paths = write_report(report, out, formats, plots=not args.no_plots)

@@ -53,7 +53,7 @@ def run_cmd(args) -> int:
     spec = prepare_spec(args.study, args.smoke)
     summary = run_study(spec, args.workers, args.storage, args.tracking_uri, progress=not args.quiet, smoke=args.smoke)
     print(format_summary(summary))
-    return 0 if summary["complete"] == summary["cells"] else 1
+    return exit_code(summary)
 
 
 def worker_cmd(args) -> int:
@@ -64,7 +64,13 @@ def worker_cmd(args) -> int:
     spec = prepare_spec(args.study)
     summary = run_study(spec, args.workers, args.storage, args.tracking_uri, progress=not args.quiet, create=False)
     print(format_summary(summary))
-    return 0
+    return exit_code(summary)
+
+
+def exit_code(summary: dict) -> int:
+    """1 when cells failed or are missing; cells still running on other workers are not a failure."""
+    bad = sum(n for states in summary["by_arm"].values() for s, n in states.items() if s in ("FAIL", "MISSING"))
+    return 1 if bad else 0
 
 
 def validate_cmd(args) -> int:

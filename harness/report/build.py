@@ -30,15 +30,17 @@ class Report:
     scores: pd.DataFrame
     tables: list[ComparisonTable]
     curves: pd.DataFrame | None  # None: the study has no samples-per-language axis
+    expected_runs: int | None = None  # cells of the study, when known: a partial study says so
     files: list[Path] = field(default_factory=list)
 
 
 def build_report(runs: pd.DataFrame, study: str, options: Options | None = None,
                  compare: list[tuple[str, str]] | None = None, tracking_uri: str = "",
-                 predictions=None) -> Report:
+                 predictions=None, arms: list[str] | None = None, expected_runs: int | None = None) -> Report:
     """Every comparison table and the sample-count curves from `load_runs` output (or any frame like it).
 
-    `compare`: pairs of arms (`arm` or `arm:setting`); default `comparisons.default_comparisons`.
+    `compare`: pairs of arms (`arm` or `arm:setting`); default `comparisons.default_comparisons`, over `arms`
+    (the study's declared arms, so an arm with no finished run still gets its table, saying so).
     `predictions`: run id -> predictions frame, needed by example-level tests (default: read from MLflow).
     """
     opts = options or Options()
@@ -48,7 +50,7 @@ def build_report(runs: pd.DataFrame, study: str, options: Options | None = None,
     if compare:
         comps: list[Comparison] = [c for a, b in compare for c in pairs(scores, a, b)]
     else:
-        comps = default_comparisons(scores)
+        comps = default_comparisons(scores, arms)
     if opts.example_level and predictions is None:
         if not tracking_uri:
             raise ValueError(f"--test {opts.test} reads per-example predictions from MLflow: give a tracking URI")
@@ -56,7 +58,8 @@ def build_report(runs: pd.DataFrame, study: str, options: Options | None = None,
     built = [analyse(c, scores, rows, source, opts, len(comps), predictions) for c in comps]
     curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
     return Report(study, tracking_uri, opts, len(runs), collect.arm_order(scores["arm"].unique()),
-                  sorted(scores["seed"].unique().tolist()), rows, source, scores, built, curves)
+                  sorted(scores["seed"].unique().tolist()), rows, source, scores, built, curves,
+                  expected_runs)
 
 
 def _predictions_reader(tracking_uri: str):

@@ -26,11 +26,6 @@ class Comparison:
     def label(self) -> str:
         return f"{_name(self.a, self.setting_a)} vs {_name(self.b, self.setting_b)}"
 
-    @property
-    def slug(self) -> str:
-        text = f"{self.a}-{self.setting_a}-vs-{self.b}-{self.setting_b}".replace(NO_SETTING + "-", "").replace("-" + NO_SETTING, "")
-        return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
-
 
 def _name(arm: str, setting: str) -> str:
     return arm if setting == NO_SETTING else f"{arm} [{setting}]"
@@ -72,19 +67,25 @@ def pairs(scores: pd.DataFrame, a: str, b: str) -> list[Comparison]:
     return out
 
 
-def default_comparisons(scores: pd.DataFrame) -> list[Comparison]:
+def default_comparisons(scores: pd.DataFrame, declared: list[str] | None = None) -> list[Comparison]:
+    """`declared`: the study's arms; one without finished runs still gets a comparison (its table says so)."""
     per_arm = settings(scores)
+    arms = arm_order([*per_arm, *(declared or [])])
     out: list[Comparison] = []
-    if "baseline" in per_arm:
-        for arm in per_arm:
+    if "baseline" in arms:
+        for arm in arms:
             if arm != "baseline":
                 out += pairs(scores, arm, "baseline")
-    if "salt" in per_arm:
+    if "salt" in arms:
         for control in CONTROLS:
-            if control in per_arm:
-                out += [c for c in pairs(scores, "salt", control) if c.setting_b in per_arm[control]
-                        and match_setting(c.setting_a, [c.setting_b]) is not None]
+            if control not in arms:
+                continue
+            if control not in per_arm or "salt" not in per_arm:
+                out += pairs(scores, "salt", control)  # the tables say which arm has no runs
+                continue
+            out += [c for c in pairs(scores, "salt", control) if c.setting_b in per_arm[control]
+                    and match_setting(c.setting_a, [c.setting_b]) is not None]
     if not out:
-        raise ValueError(f"no default comparison for arms {', '.join(per_arm)} (it needs a baseline, or salt and "
+        raise ValueError(f"no default comparison for arms {', '.join(arms)} (it needs a baseline, or salt and "
                          "a control): name the pairs with --compare ARM_A ARM_B")
     return out

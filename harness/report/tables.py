@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness.report.analysis import LABELS, ComparisonTable
+from harness.report.analysis import ASO_MIN_SEEDS, LABELS, ComparisonTable
 from harness.report.collect import AVG, AVG_TARGETS
 
 if TYPE_CHECKING:
@@ -77,10 +77,13 @@ def legend(report: Report, k: int | None = None) -> list[str]:
             f"p: {LABELS[o.test]}; " + ("no correction." if o.correction == "none" else
                                         f"{corr} across the target languages (source and averages unadjusted)."),
             f"ε_min: ASO (Dror et al. 2019) of A over B at α = {o.alpha / max(k, 1):.3g} (Bonferroni over {k} "
-            "comparisons); small means A almost stochastically dominates B.",
+            f"comparison{'s' if k != 1 else ''}); small means A almost stochastically dominates B.",
             f"Marks: * p < {o.alpha:g}, ** p < {o.alpha / 5:g}" + ("" if o.correction == "none" else
                                                                    f" ({corr}-adjusted for targets)")
-            + f"; † ε_min < {o.aso_tau:g} (A ≻ B); ‡ ε_min of B over A < {o.aso_tau:g} (B ≻ A)."]
+            + f"; † ε_min < {o.aso_tau:g} (A ≻ B); ‡ ε_min of B over A < {o.aso_tau:g} (B ≻ A); "
+            f"ASO marks need {ASO_MIN_SEEDS} seeds per arm."] + (
+        ["Example-level p-values treat each trained model as fixed: they ignore seed variance."]
+        if o.example_level else [])
 
 
 def findings(table: ComparisonTable) -> list[str]:
@@ -137,8 +140,9 @@ def _drop_empty_note(header, rows):
 
 def render_markdown(report: Report) -> str:
     o = report.options
+    expected = f" of {report.expected_runs} cells" if report.expected_runs else ""
     out = [f"# Study {report.study}: {o.split} split", "",
-           f"{report.n_runs} finished runs; arms: {', '.join(report.arms)}; seeds: "
+           f"{report.n_runs} finished runs{expected}; arms: {', '.join(report.arms)}; seeds: "
            f"{', '.join(map(str, report.seeds))}. Test: {LABELS[o.test]}; correction: "
            f"{CORRECTION_NAMES[o.correction]}; α = {o.alpha:g}. Tracking store: `{report.tracking_uri}`.", ""]
     out += ["How to read the tables: " + " ".join(legend(report)), ""]
@@ -208,8 +212,7 @@ def latex_escape(text: str) -> str:
 
 def _latex_tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
     out = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(map(latex_escape, header)) + r" \\", r"\midrule"]
-    for i, r in enumerate(rows):
-        out.append(" & ".join(r) + r" \\")
+    out += [" & ".join(r) + r" \\" for r in rows]
     out += [r"\bottomrule", r"\end{tabular}"]
     return out
 

@@ -150,8 +150,10 @@ def compare_seeds(a: pd.Series | Mapping, b: pd.Series | Mapping, test: str = "t
     if len(sa) >= 2 and len(sb) >= 2:
         return _with_note(welch(sa.to_numpy(), sb.to_numpy(), confidence),
                           f"arms share {len(common)} seed(s): unpaired Welch test instead")
-    return missing(test, f"one seed per arm ({names[0]}: {len(sa)}, {names[1]}: {len(sb)}): no test; run more seeds",
-                   float(sa.mean() - sb.mean()), len(common))
+    counts = f"{names[0]}: {len(sa)}, {names[1]}: {len(sb)}"
+    why = (f"one seed per arm ({counts})" if len(sa) == len(sb) == 1 else
+           f"too few seeds ({counts}, {len(common)} in common)")
+    return missing(test, f"{why}: no test; run more seeds", float(sa.mean() - sb.mean()), len(common))
 
 
 def _with_note(res: TestResult, note: str) -> TestResult:
