@@ -194,20 +194,46 @@ def test_nli_edits_match_their_labels(world: World) -> None:
             assert len(b) >= len(a)
 
 
-def test_paraphrase_pairs_share_their_bag_of_words(world: World) -> None:
-    task = world.task(PARAPHRASE_TASK)
-    for ex in task.get("train", "en"):
+def test_paraphrase_pairs_overlap_lexically(world: World) -> None:
+    """Paraphrases keep the bag of words (up to `by`); non-paraphrases change at most one word."""
+    for ex in world.task(PARAPHRASE_TASK).get("train", "en"):
         a = Counter(w for w in ex.text_a.split() if w != "by")
         b = Counter(w for w in ex.text_b.split() if w != "by")
-        assert a == b
-    # the voice flip (a "by" on one side only) is no shortcut to the label
-    rate = {y: [] for y in (0, 1)}
-    for ex in task.get("train", "en"):
-        rate[ex.label].append(("by" in ex.text_a.split()) != ("by" in ex.text_b.split()))
-    assert abs(sum(rate[0]) / len(rate[0]) - sum(rate[1]) / len(rate[1])) < 0.15
+        assert len(ex.text_a.split()) <= TINY.paraphrase_max_words
+        if PARAPHRASE_LABELS[ex.label] == "paraphrase":
+            assert a == b
+        else:
+            assert sum((a - b).values()) <= 1 and sum((b - a).values()) <= 1
+
+
+def test_paraphrase_sources_yield_one_pair_of_each_class(world: World) -> None:
+    """Nothing about the first sentence may predict the label (PAWS-style construction)."""
+    labels_by_source: dict[str, list[int]] = {}
+    for ex in world.task(PARAPHRASE_TASK).get("train", "en"):
+        labels_by_source.setdefault(ex.text_a, []).append(ex.label)
+    assert all(labels.count(0) == labels.count(1) for labels in labels_by_source.values())
 
 
 # ----------------------------------------------------------------------------- tokenizer and model
+
+
+def test_pretraining_rows_pair_sentences_of_one_language(world: World) -> None:
+    tok = build_tokenizer(world)
+    lang_of_word = {w: lang for lang in ("fr", "de") for w in world.vocabulary(lang)}
+    sentences = world.corpora["fr"][:50] + world.corpora["de"][:50]
+    encoded = [e.ids for e in tok.backend_tokenizer.encode_batch(sentences)]
+    spans = [range(0, 50)] * 50 + [range(50, 100)] * 50
+    cfg = replace(PRETRAIN_PRESETS["tiny"], batch_size=20, pair_fraction=0.5)
+    ids, types = next(pretrain_mod._batches(encoded, spans, cfg, tok.pad_token_id, torch.Generator().manual_seed(0)))
+    pairs = 0
+    for row, row_types in zip(ids.tolist(), types.tolist()):
+        tokens = [t for t in tok.convert_ids_to_tokens(row) if t != "[PAD]"]
+        assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
+        n_first = tokens.index("[SEP]") + 1
+        assert row_types[:n_first] == [0] * n_first and set(row_types[n_first:len(tokens)]) <= {1}
+        pairs += len(tokens) > n_first
+        assert len({lang_of_word[t] for t in tokens if t in lang_of_word}) == 1
+    assert 0 < pairs < len(ids)
 
 
 def test_tokenizer_has_no_unknown_words(world: World) -> None:
@@ -250,6 +276,11 @@ def test_cache_is_reused(tiny_model_dir, monkeypatch) -> None:
     # threads do not change the key; anything that changes the model does
     threads = replace(PRETRAIN_PRESETS["tiny"], threads=2)
     assert world_model_dir("tiny", threads, cache_dir=tiny_model_dir.parent.parent) == tiny_model_dir
+    # worlds that differ only in their tasks share the model
+    assert world_model_dir(replace(TINY, nli_train=7, paraphrase_max_words=9), "tiny",
+                           cache_dir=tiny_model_dir.parent.parent) == tiny_model_dir
+    with pytest.raises(AssertionError, match="rebuilt"):
+        world_model_dir(replace(TINY, corpus_sentences=10), "tiny", cache_dir=tiny_model_dir.parent.parent)
     with pytest.raises(AssertionError, match="rebuilt"):
         world_model_dir("tiny", replace(threads, steps=10), cache_dir=tiny_model_dir.parent.parent)
     assert not [p for p in tiny_model_dir.parent.iterdir() if p.name.startswith(".")]  # temp dir removed
