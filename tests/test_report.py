@@ -1,0 +1,279 @@
+"""`salt-harness report` on a real MLflow store: the numbers in the tables are the runs' own numbers.
+
+The store is written through harness.tracking (the same parent/child runs, tags, params and predictions
+artifacts a study writes), with accuracies computed from the predictions, so it takes seconds.
+"""
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+from scipy import stats
+
+from harness.cli import main
+from harness.report import Options, build_report
+from harness.report.collect import scores
+from harness.runner import locate
+from harness.stats import holm
+from harness.study import cell_id, load_study
+from harness.tracking import StudyTracker, load_predictions, load_runs, prepare_store
+
+LANGS = ("en", "fr", "de")
+GAIN = {"baseline": 0.0, "salt": 0.06, "random-selection": 0.02}
+
+
+def _study_file(tmp, name, seeds=5, arms=("baseline", "salt", "random-selection")):
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": name, "task": "synthetic-nli", "data": {"source": "synthetic", "world": "tiny"},
+        "languages": {"source": "en", "targets": ["fr", "de"]}, "arms": list(arms),
+        "axes": {"augment.samples_per_lang": [50, "all"]}, "seeds": list(range(seeds)),
+        "output": {"dir": str(tmp / "store")}}))
+    return path
+
+
+def _predictions(rng, acc):
+    rows = []
+    for split, n in (("dev", 40), ("test", 120)):
+        for lang in LANGS:
+            labels = rng.integers(0, 3, n)
+            correct = rng.random(n) < acc[lang]
+            rows.append(pd.DataFrame({"split": split, "lang": lang, "uid": [f"{lang}/{split}/{i}" for i in range(n)],
+                                      "label": labels, "pred": np.where(correct, labels, (labels + 1) % 3)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def write_store(path, skip=()):
+    """Finished runs for every cell of the study, as the runner logs them (minus training)."""
+    spec = load_study(path)
+    uri = locate(spec).tracking_uri
+    exp = prepare_store(uri, spec.name)
+    tracker = StudyTracker(uri, exp)
+    parent = tracker.parent_run(spec.name, path, {})
+    client = MlflowClient(uri)
+    rng = np.random.default_rng(0)
+    for cell in spec.cells():
+        if cell.id in skip:
+            continue
+        size = dict(cell.values).get("augment.samples_per_lang")
+        seed_effect = rng.normal(0, 0.03)
+        acc = {l: 0.55 + (0.25 if l == "en" else 0.0) + GAIN[cell.arm] * (1.5 if size is None else 1.0)
+               + seed_effect for l in LANGS}
+        preds = _predictions(rng, acc)
+        params = {"seed": cell.seed, "source_lang": "en", "target_langs": ["fr", "de"],
+                  "augment": {"samples_per_lang": size if cell.arm != "baseline" else None}}
+        run = tracker.start_trial(parent, cell.id, params, {"arm": cell.arm, "seed": str(cell.seed)})
+        metrics = {}
+        for split in ("dev", "test"):
+            p = preds[preds["split"] == split]
+            per = {l: float((g["pred"] == g["label"]).mean()) for l, g in p.groupby("lang")}
+            metrics.update({f"{split}_acc_{l}": v for l, v in per.items()})
+            metrics[f"{split}_acc_avg"] = float(np.mean(list(per.values())))
+            metrics[f"{split}_acc_avg_targets"] = float(np.mean([per["fr"], per["de"]]))
+        client.log_batch(run, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
+        out = path.parent / f"preds-{run}"
+        out.mkdir()
+        preds.to_parquet(out / "predictions.parquet", index=False)
+        client.log_artifact(run, str(out / "predictions.parquet"))
+        client.set_terminated(run, "FINISHED")
+    tracker.finish_parent(parent)
+    return spec, uri, parent
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    path = _study_file(tmp, "rep")
+    spec, uri, parent = write_store(path)
+    return path, spec, uri, parent
+
+
+@pytest.fixture(scope="module")
+def rendered(store, tmp_path_factory):
+    path, spec, uri, parent = store
+    out = tmp_path_factory.mktemp("out")
+    assert main(["report", str(path), "--out", str(out)]) == 0
+    return out
+
+
+def test_renders_all_formats_and_plots_and_logs_them(rendered, store):
+    names = {p.name for p in rendered.iterdir()}
+    assert {"report.md", "report.tex", "comparisons.csv", "samples.csv", "samples_all.png", "samples_all.pdf",
+            "samples_avg_targets.png", "forest_salt_vs_baseline.pdf", "forest_salt_vs_random-selection.png"} <= names
+    _, spec, uri, parent = store
+    logged = {a.path for a in MlflowClient(uri).list_artifacts(parent, "report")}
+    assert {f"report/{n}" for n in names} == logged
+
+
+def test_a_table_cell_equals_a_recomputation_from_load_runs(rendered, store):
+    _, spec, uri, _ = store
+    runs = load_runs(uri, spec.name)
+    salt = runs[(runs["tags.salt.arm"] == "salt") & (runs["params.augment.samples_per_lang"] == "50")]
+    base = runs[runs["tags.salt.arm"] == "baseline"]
+    a = salt.set_index(salt["tags.salt.seed"].astype(int))["metrics.test_acc_fr"].sort_index()
+    b = base.set_index(base["tags.salt.seed"].astype(int))["metrics.test_acc_fr"].sort_index()
+    assert len(a) == len(b) == 5
+    t = stats.ttest_rel(a, b)
+    ci = t.confidence_interval(0.95)
+    csv = pd.read_csv(rendered / "comparisons.csv")
+    row = csv[(csv["comparison"] == "salt [samples_per_lang=50] vs baseline") & (csv["row"] == "fr")].iloc[0]
+    assert row["a_mean"] == pytest.approx(a.mean()) and row["a_std"] == pytest.approx(a.std(ddof=1))
+    assert row["b_mean"] == pytest.approx(b.mean()) and row["a_n"] == 5
+    assert row["diff"] == pytest.approx((a - b).mean())
+    assert row["p"] == pytest.approx(t.pvalue)
+    assert (row["diff_low"], row["diff_high"]) == pytest.approx((ci.low, ci.high))
+    targets = csv[(csv["comparison"] == row["comparison"]) & (csv["kind"] == "target")]
+    assert targets["p_adj"].to_numpy() == pytest.approx(holm(targets["p"].to_numpy()))
+    # the average without the source is the runs' own metric, not something we recompute differently
+    avg = csv[(csv["comparison"] == row["comparison"]) & (csv["row"] == "avg_targets")].iloc[0]
+    a_avg = salt.set_index(salt["tags.salt.seed"].astype(int))["metrics.test_acc_avg_targets"]
+    assert avg["a_mean"] == pytest.approx(a_avg.mean())
+    # and the Markdown shows the same numbers, rounded
+    md = (rendered / "report.md").read_text()
+    section = md.split("## salt [samples_per_lang=50] vs baseline")[1].split("## ")[0]
+    fr = next(line for line in section.splitlines() if line.startswith("| fr |"))
+    assert f"{100 * a.mean():.1f} ± {100 * a.std(ddof=1):.1f} (5)" in fr
+    assert f"{100 * (a - b).mean():+.1f} [{100 * ci.low:+.1f}, {100 * ci.high:+.1f}]" in fr
+    assert (f"{t.pvalue:.3f}" if t.pvalue >= 0.001 else f"{t.pvalue:.1e}") in fr
+
+
+def test_default_comparisons_and_samples_table(rendered):
+    csv = pd.read_csv(rendered / "comparisons.csv")
+    assert list(dict.fromkeys(csv["comparison"])) == [
+        "salt [samples_per_lang=50] vs baseline", "salt [samples_per_lang=None] vs baseline",
+        "random-selection [samples_per_lang=50] vs baseline", "random-selection [samples_per_lang=None] vs baseline",
+        "salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]",
+        "salt [samples_per_lang=None] vs random-selection [samples_per_lang=None]"]
+    assert list(csv["row"].iloc[:5]) == ["en", "fr", "de", "avg", "avg_targets"]
+    assert csv["aso_alpha"].to_numpy() == pytest.approx(np.full(len(csv), 0.05 / 6))
+    curves = pd.read_csv(rendered / "samples.csv", keep_default_na=False)
+    fr = curves[(curves["row"] == "fr")]
+    assert set(fr["arm"]) == {"baseline", "salt", "random-selection"}
+    assert list(fr[fr["arm"] == "salt"]["samples"]) == ["50", "all"]
+    md = (rendered / "report.md").read_text()
+    assert "## Accuracy against samples per language" in md and "| fr | 50 |" in md
+
+
+def test_latex_is_booktabs_with_bold_best_and_explained_marks(rendered):
+    tex = (rendered / "report.tex").read_text()
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex and r"\textbf{" in tex
+    assert r"\caption{" in tex and "Marks:" in tex and r"$^{\dagger}$" in tex and r"samples\_per\_lang" in tex
+
+
+def test_example_level_test_reads_predictions(store, tmp_path):
+    path, spec, uri, _ = store
+    out = tmp_path / "boot"
+    assert main(["report", str(path), "--out", str(out), "--test", "bootstrap", "--format", "csv", "--no-plots",
+                 "--no-log", "--compare", "salt:samples_per_lang=50", "baseline", "--resamples", "999"]) == 0
+    csv = pd.read_csv(out / "comparisons.csv")
+    assert list(dict.fromkeys(csv["comparison"])) == ["salt [samples_per_lang=50] vs baseline"]
+    runs = load_runs(uri, spec.name)
+    fr = csv[csv["row"] == "fr"].iloc[0]
+    assert fr["test"] == "paired-bootstrap" and 0 <= fr["p"] <= 1 and fr["ci"] == "paired-bootstrap"
+    assert fr["diff_low"] < fr["diff"] < fr["diff_high"]  # the example bootstrap is centred on the accuracy gap
+    salt = runs[(runs["tags.salt.arm"] == "salt") & (runs["params.augment.samples_per_lang"] == "50")]
+    preds = load_predictions(uri, salt["run_id"].iloc[0])
+    assert len(preds[(preds["split"] == "test") & (preds["lang"] == "fr")]) == 120
+
+
+def test_options_split_correction_and_cli_choices_agree():
+    from harness.commands import report as cmd
+    from harness.report.analysis import TESTS
+    from harness.report.build import FORMATS
+    from harness.stats.multiple import CORRECTIONS
+
+    assert cmd.TESTS == TESTS and cmd.FORMATS == FORMATS and cmd.CORRECTIONS == CORRECTIONS
+    with pytest.raises(ValueError, match="unknown test"):
+        Options(test="anova")
+
+
+def test_dev_split_bh_and_one_format_printed(store, tmp_path, capsys):
+    path, *_ = store
+    assert main(["report", str(path), "--out", str(tmp_path), "--format", "md", "--split", "dev",
+                 "--correction", "bh", "--no-plots", "--no-log"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# Study rep: dev split") and "p BH" in printed
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_degenerate_input_gives_messages_not_silent_nans(tmp_path):
+    path = _study_file(tmp_path, "thin", seeds=2)
+    skip = {cell_id("random-selection", (("augment.samples_per_lang", 50),), 1)}
+    spec, uri, _ = write_store(path, skip=skip)
+    runs = load_runs(uri, spec.name)
+    # one language missing for the random-selection arm
+    runs.loc[runs["tags.salt.arm"] == "random-selection", "metrics.test_acc_de"] = np.nan
+    report = build_report(runs, spec.name, Options(), [("salt", "random-selection"), ("salt", "equal-steps")])
+    tables = {t.comparison.label: t for t in report.tables}
+    one = tables["salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]"].rows.set_index("row")
+    assert one.at["fr", "note"] == "too few seeds (salt: 2, random-selection: 1, 1 in common): no test; run more seeds"
+    assert one.at["de", "note"] == "no test_acc_de for random-selection" and math.isnan(one.at["de", "p"])
+    missing_arm = tables["salt [samples_per_lang=50] vs equal-steps"]
+    assert missing_arm.notes == ["no finished runs for equal-steps"]
+    from harness.report.tables import render_markdown
+
+    md = render_markdown(report)
+    assert "nan" not in md.lower().replace("finished", "")
+    assert "Note: no finished runs for equal-steps." in md and "no test_acc_de for random-selection" in md
+
+
+def test_identical_arms_and_a_single_seed(tmp_path):
+    path = _study_file(tmp_path, "one", seeds=1)
+    spec, uri, _ = write_store(path)
+    runs = load_runs(uri, spec.name)
+    report = build_report(runs, spec.name, Options())
+    t = report.tables[0]
+    assert t.notes and "one seed per arm" in t.notes[0] and t.rows["p"].isna().all()
+    same = runs.copy()
+    same["tags.salt.arm"] = same["tags.salt.arm"].replace({"random-selection": "salt-copy"})
+    twin = same[same["tags.salt.arm"] == "salt"].assign(**{"tags.salt.arm": "salt-copy"})
+    both = pd.concat([same[same["tags.salt.arm"] == "salt"], twin])
+    r = build_report(both, spec.name, Options(test="t"), [("salt", "salt-copy")])
+    assert (r.tables[0].rows["diff"] == 0).all()
+
+
+def test_errors_are_one_sentence_without_traceback(store, tmp_path, capsys):
+    path = _study_file(tmp_path, "never")
+    assert main(["report", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "has not been run yet" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "store" / "mlflow.db").exists()  # reading did not create an empty store
+    other = _study_file(store[0].parent, "other")  # the same store, but this study never ran in it
+    assert main(["report", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "study 'other' has no finished runs" in err and len(err.strip().splitlines()) == 1
+
+
+def test_scores_frame_from_plain_dataframes():
+    runs = pd.DataFrame({"run_id": ["r1", "r2"], "tags.salt.arm": ["baseline", "salt"],
+                         "tags.salt.cell": ["baseline/-/seed=0", "salt/samples_per_lang=None/seed=0"],
+                         "tags.salt.seed": ["0", "0"], "params.source_lang": ["en", "en"],
+                         "params.target_langs": [json.dumps(["fr"])] * 2,
+                         "params.augment.samples_per_lang": ["None", "None"],
+                         "metrics.test_acc_en": [0.8, 0.82], "metrics.test_acc_fr": [0.6, 0.66],
+                         "metrics.test_acc_avg": [0.7, 0.74], "metrics.test_acc_avg_targets": [0.6, 0.66]})
+    s = scores(runs)
+    assert set(s["lang"]) == {"en", "fr", "avg", "avg_targets"}
+    assert s[s["arm"] == "salt"]["samples"].unique().tolist() == ["all"]
+    assert s[s["arm"] == "baseline"]["samples"].isna().all()
+    with pytest.raises(ValueError, match="no run has dev_acc"):
+        scores(runs, "dev")
+
+
+def test_a_declared_arm_without_runs_gets_its_table(store):
+    _, spec, uri, _ = store
+    runs = load_runs(uri, spec.name)
+    report = build_report(runs, spec.name, Options(), arms=["baseline", "salt", "random-substitution"],
+                          expected_runs=30)
+    labels = [t.comparison.label for t in report.tables]
+    assert "random-substitution vs baseline" in labels
+    assert "salt [samples_per_lang=50] vs random-substitution" in labels
+    missing = next(t for t in report.tables if t.comparison.label == "salt [samples_per_lang=50] vs random-substitution")
+    assert missing.notes == ["no finished runs for random-substitution"]
+    from harness.report.tables import render_markdown
+
+    assert f"{len(runs)} finished runs of 30 cells" in render_markdown(report)
