@@ -219,6 +219,11 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
     if spec.sampler.type == "grid" and (create or _has_orphaned_cells(spec, study)):
         enqueue_missing(spec, study, loc)
     start = time.perf_counter()
+    if spec.base.model.startswith("synthetic:") and not _budget_spent(spec, study):
+        from salt.models import resolve_model
+        from salt.run import cache_root
+
+        resolve_model(spec.base.model, str(cache_root(spec.base)))  # pretrain once, before workers wait on it
     if workers <= 1:
         work(spec.path, smoke, loc, parent, experiment_id, 0, progress)
     else:

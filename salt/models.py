@@ -6,6 +6,7 @@ so the classifier starts from exactly the encoder whose MLM head proposed the su
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -34,7 +35,10 @@ def resolve_model(name: str, cache_dir: str | None = None) -> str:
         if preset not in WORLD_PRESETS:
             raise ModelLoadError(f"unknown synthetic model {name!r}; known: "
                                  + ", ".join(SYNTHETIC_PREFIX + p for p in WORLD_PRESETS))
-        return str(world_model_dir(WORLD_PRESETS[preset], PRETRAIN_PRESETS[preset], cache_dir))
+        # Whoever builds the model holds the lock while everyone else waits: use every core
+        # (measured: 77 vs 127 ms per pretraining step with 2 threads vs 1 on the 2-core machine).
+        pretrain = replace(PRETRAIN_PRESETS[preset], threads=os.cpu_count() or 1)
+        return str(world_model_dir(WORLD_PRESETS[preset], pretrain, cache_dir))
     return name
 
 
