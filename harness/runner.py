@@ -274,6 +274,15 @@ def work(study_path: Path, smoke: bool, loc: Locations, parent: str, experiment_
                    gc_after_trial=True)
 
 
+def _renderer(cfg):
+    """Token strings for the augmented-examples artifact (the tokenizer is cached on disk, so cheap)."""
+    from salt.models import load_tokenizer
+    from salt.run import cache_root
+
+    tokenizer = load_tokenizer(cfg.model, str(cache_root(cfg)))
+    return lambda ids: tokenizer.convert_ids_to_tokens([int(i) for i in ids])
+
+
 def _budget_spent(spec: StudySpec, study: optuna.Study) -> bool:
     with warnings.catch_warnings():  # fail_stale_trials is marked experimental
         warnings.simplefilter("ignore")
@@ -321,7 +330,7 @@ class _Objective:
             if value is None:
                 raise KeyError(f"objective {spec.sampler.objective!r} is not among the run's metrics "
                                f"({', '.join(sorted(result.metrics))})")
-            self.tracker.log_result(run_id, result)
+            self.tracker.log_result(run_id, result, render=_renderer(cfg))
         except KeyboardInterrupt:
             self.tracker.fail_trial(run_id, "interrupted (KeyboardInterrupt)", status="KILLED")
             line.close("interrupted")
