@@ -9,12 +9,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import re
-import socket
 import time
 import traceback
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import socket
 import sqlite3
 import tempfile
 import time

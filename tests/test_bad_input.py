@@ -3,7 +3,6 @@ bad stores fail before any work, with nothing written."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
 from hypothesis import HealthCheck, given, settings

@@ -12,7 +12,6 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import mlflow
 import optuna

@@ -106,7 +106,6 @@ def test_interrupt_then_resume_runs_only_the_missing_cells(study_file):
 
 
 def test_ui_serves_the_runs(study_file, tmp_path):
-    spec = load_study(study_file)
     spec_one = tmp_path / "one.yaml"
     spec_one.write_text(yaml.safe_dump({**STUDY, "arms": ["baseline"], "seeds": [0],
                                         "output": {"dir": str(tmp_path / "mlruns")}}))
