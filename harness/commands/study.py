@@ -100,6 +100,9 @@ def status_cmd(args) -> int:
 
     spec = prepare_spec(args.study, args.smoke)
     loc = locate(spec, args.storage)
+    if loc.storage.startswith("journal:") and not Path(loc.storage[len("journal:"):]).exists():
+        print(f"study {spec.name!r} has not been run yet (no journal at {loc.storage[len('journal:'):]})")
+        return 1
     try:
         study = optuna.load_study(study_name=spec.name, storage=open_storage(loc.storage))
     except KeyError:
