@@ -176,7 +176,7 @@ def enqueue_missing(spec: StudySpec, study: optuna.Study, loc: Locations) -> int
     n = 0
     with storage_lock(loc):
         states = cell_states(study)
-        for cell in spec.cells():
+        for cell in sorted(spec.cells(), key=_expected_cost, reverse=True):
             if not any(t.state in busy for t in states.get(cell.id, [])):
                 study.enqueue_trial({}, user_attrs={"cell": cell.id, "arm": cell.arm, "seed": cell.seed})
                 n += 1
@@ -190,6 +190,12 @@ def prepare_spec(path: Path, smoke: bool = False) -> StudySpec:
 
         spec = smoke_spec(spec)
     return spec
+
+
+def _expected_cost(cell: Cell) -> float:
+    """Longest cells first, so no worker is left alone with a long cell at the end (LPT scheduling)."""
+    samples = dict(cell.values).get("augment.samples_per_lang", 0)
+    return (cell.arm != "baseline") * (float("inf") if samples is None else 1 + samples)
 
 
 def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tracking_uri: str | None = None,
