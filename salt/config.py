@@ -78,6 +78,10 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None  # torch CPU threads; None leaves torch's default
     eval_batch_size: int = 128
+    # Batches of similar-length examples (`transformers`' group_by_length): windows of 50 batches
+    # sorted by length, batch order shuffled. Off by default: on the synthetic world it made steps
+    # 1.45x faster but cost SALT 10 points of target accuracy (3 seeds), as length tracks the label there.
+    group_by_length: bool = False
     log_every: int = 20
 
 

@@ -12,6 +12,7 @@ from typing import Iterable
 
 import numpy as np
 import torch
+from transformers import set_seed
 
 from salt.augment import AugmentationResult, augment
 from salt.config import RunConfig
@@ -110,6 +111,7 @@ def run(cfg: RunConfig, callbacks: Iterable[Callback] = (), progress: bool = Fal
     if not selection:
         raise ValueError(f"model selection {cfg.train.model_selection!r} needs dev data for {sel_langs}")
 
+    set_seed(cfg.seed)  # the classifier head is initialised here: without it, each process drew its own
     model = load_classifier(cfg.model, len(data.spec.labels), str(cache))
     cbs = list(callbacks)
     if progress:

@@ -81,6 +81,10 @@ class _TrainSet:
     def __len__(self) -> int:
         return len(self.src) + len(self.aug)
 
+    def lengths(self) -> np.ndarray:
+        src = np.array([len(x) for x in self.src.input_ids], dtype=np.int64)
+        return np.concatenate([src, src[[a.source_index for a in self.aug]].reshape(-1)])
+
     def batch(self, idx: np.ndarray, pad_id: int):
         n = len(self.src)
         rows = [(i, None) if i < n else (self.aug[i - n].source_index, self.aug[i - n]) for i in idx]
@@ -89,6 +93,18 @@ class _TrainSet:
         types = pad([self.src.token_type_ids[i] for i, _ in rows], 0)
         labels = np.array([self.src.labels[i] for i, _ in rows])
         return ids, tgt, types, labels
+
+
+def _length_grouped(order: np.ndarray, lengths: np.ndarray, size: int, gen: torch.Generator,
+                    window: int = 50) -> list[np.ndarray]:
+    """Batches of similar length: sort each window of `window` batches by length, then shuffle the
+    batches, so the epoch stays random while padding almost vanishes."""
+    batches = []
+    for start in range(0, len(order), size * window):
+        chunk = order[start:start + size * window]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches += list(_batches(chunk, size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
 
 
 def _epoch_order(n_source: int, n_total: int, n_items: int, gen: torch.Generator) -> np.ndarray:
@@ -124,6 +140,7 @@ def train_and_evaluate(
     gen = torch.Generator().manual_seed(seed)
     model.to(device)
     data = _TrainSet(source, augmented)
+    lengths = data.lengths()
     n_items = equal_steps_items or len(data)
     micro = cfg.batch_size
     steps_per_epoch = math.ceil(n_items / (micro * cfg.grad_accum))
@@ -135,11 +152,11 @@ def train_and_evaluate(
         {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": cfg.weight_decay},
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
-    optim = torch.optim.AdamW(groups, lr=cfg.learning_rate)
+    # The fused kernel is one call for all tensors (measured 2x faster on the tiny model's 41 tensors).
+    optim = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=device.type in ("cpu", "cuda"))
     sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total_steps), total_steps)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision) if device.type == "cuda" else None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
-    embed = model.get_input_embeddings()
 
     for cb in callbacks:
         cb.on_train_begin(total_steps, {"examples": len(data), "steps_per_epoch": steps_per_epoch})
@@ -149,21 +166,14 @@ def train_and_evaluate(
     model.train()
     while step < total_steps:
         order = _epoch_order(len(source), len(data), n_items, gen)
-        micro_batches = list(_batches(order, micro))
+        micro_batches = (_length_grouped(order, lengths, micro, gen) if cfg.group_by_length
+                         else list(_batches(order, micro)))
         for k in range(0, len(micro_batches), cfg.grad_accum):
             group = micro_batches[k:k + cfg.grad_accum]
             loss_sum = 0.0
             for idx in group:
-                ids, tgt, types, labels = (torch.as_tensor(a, device=device) for a in data.batch(idx, pad_id))
-                mask = (ids != pad_id).long()
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    if mixup.enabled:
-                        r = sample_ratio(mixup, (*ids.shape, embed.embedding_dim), gen, device)
-                        inputs = {"inputs_embeds": mix_embeddings(embed, ids, tgt, r)}
-                    else:
-                        inputs = {"input_ids": tgt}  # code-switched ids (equal to the source for source rows)
-                    out = model(**inputs, attention_mask=mask, token_type_ids=types, labels=labels)
-                    loss = out.loss * len(idx) / sum(len(g) for g in group)
+                batch = [torch.as_tensor(a, device=device) for a in data.batch(idx, pad_id)]
+                loss = batch_loss(model, *batch, pad_id, mixup, gen, amp_dtype) * len(idx) / sum(len(g) for g in group)
                 scaler.scale(loss).backward()
                 loss_sum += loss.detach().item()
             if not math.isfinite(loss_sum):
@@ -213,6 +223,21 @@ def train_and_evaluate(
     for cb in callbacks:
         cb.on_train_end(result)
     return result
+
+
+def batch_loss(model: PreTrainedModel, ids: torch.Tensor, tgt: torch.Tensor, types: torch.Tensor,
+               labels: torch.Tensor, pad_id: int, mixup: MixupConfig, gen: torch.Generator,
+               amp_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The loss of one micro-batch. `tgt` holds the code-switched ids (equal to `ids` on source rows);
+    with mixup on, the model sees r*emb(ids) + (1-r)*emb(tgt), r drawn afresh for this step."""
+    with torch.autocast(ids.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        if mixup.enabled:
+            embed = model.get_input_embeddings()
+            r = sample_ratio(mixup, (*ids.shape, embed.embedding_dim), gen, ids.device)
+            inputs = {"inputs_embeds": mix_embeddings(embed, ids, tgt, r)}
+        else:
+            inputs = {"input_ids": tgt}
+        return model(**inputs, attention_mask=(ids != pad_id).long(), token_type_ids=types, labels=labels).loss
 
 
 def _selection_accuracy(model, sets: list[EvalSet], cfg, pad_id, device, amp_dtype) -> float:

@@ -1,4 +1,5 @@
 """The whole method path (data -> vocab -> augmentation -> training -> evaluation) on the tiny world."""
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -37,11 +38,40 @@ def test_result_shape(cfg):
 
 
 def test_deterministic_for_a_seed(cfg):
-    a, b, c = run(cfg), run(cfg), run(replace(cfg, seed=1))
+    torch.manual_seed(123)  # whatever the process did before must not matter (the head init once did)
+    a = run(cfg)
+    torch.manual_seed(456)
+    b, c = run(cfg), run(replace(cfg, seed=1))
     assert a.metrics == b.metrics
     pd.testing.assert_frame_equal(a.train.predictions, b.train.predictions)
     assert [x["loss"] for x in a.train.curves if "loss" in x] == [x["loss"] for x in b.train.curves if "loss" in x]
     assert [x["loss"] for x in a.train.curves if "loss" in x] != [x["loss"] for x in c.train.curves if "loss" in x]
+
+
+_RUN_IN_CHILD = """
+import hashlib, json, sys
+from salt.config import from_dict, RunConfig
+from salt.run import run
+res = run(from_dict(RunConfig, json.loads(sys.argv[1])))
+print(json.dumps({"metrics": res.metrics, "preds": hashlib.sha256(res.train.predictions.to_csv().encode()).hexdigest(),
+                  "losses": [x["loss"] for x in res.train.curves if "loss" in x]}))
+"""
+
+
+def test_deterministic_across_processes(cfg):
+    """Two fresh interpreters with different hash seeds give the same run (workers are processes)."""
+    import json
+    import subprocess
+    import sys
+    from dataclasses import asdict
+
+    out = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        proc = subprocess.run([sys.executable, "-c", _RUN_IN_CHILD, json.dumps(asdict(cfg))], env=env,
+                              capture_output=True, text=True, check=True)
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert out[0] == out[1]
 
 
 def test_arms(cfg):

@@ -1,0 +1,47 @@
+"""The benchmark plumbing (figures, memory measurement, the report); the figures themselves are
+measured by `python -m benchmarks`, never asserted in tests."""
+import sys
+
+import pytest
+
+from benchmarks.common import Figure, interleaved
+from benchmarks.process import measure
+from benchmarks.report import render
+
+
+def test_figure_met_respects_direction():
+    assert Figure("a", "a", 1.2, "x", target=1.3).met is True
+    assert Figure("a", "a", 1.4, "x", target=1.3).met is False
+    assert Figure("a", "a", 1.4, "x", target=1.5, higher_is_better=True).met is False
+    assert Figure("a", "a", None, "x", target=1.5).met is None
+    assert Figure("a", "a", 3.0, "MiB").met is None
+
+
+def test_interleaved_times_every_function():
+    calls = []
+    out = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4 and set(out) == {"a", "b"} and len(out["a"]["times_s"]) == 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_measure_sees_a_child_process_memory():
+    code = "import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
+    res = measure([sys.executable, "-c", code], interval=0.1)
+    assert res["returncode"] == 0 and res["wall_s"] >= 1.5
+    assert res["peak_tree_rss_mib"] >= 300
+
+
+def test_report_lists_every_figure_with_its_verdict(tmp_path):
+    figs = [Figure("x.ratio", "ratio of x", 1.5, "x", target=1.3, note="because y").to_dict(),
+            Figure("x.gpu", "gpu figure", None, "x", target=1.15, note="no GPU available").to_dict()]
+    record = {"date": "2026-11-24T00:00:00+00:00", "command": "python -m benchmarks", "quick": False,
+              "machine": {"cpu": "cpu", "cpu_count": 2}, "git": {"commit": "abc", "dirty": False},
+              "benchmarks": {"x": {"seconds": 1.0, "returncode": 0, "figures": figs},
+                             "broken": {"seconds": 1.0, "returncode": 1, "figures": []}}}
+    analysis = tmp_path / "ANALYSIS.md"
+    analysis.write_text("## Analysis\n\nwhy x is over target")
+    text = render(record, analysis)
+    assert "| x | ratio of x | 1.5 x | <= 1.3 x | **no** |" in text
+    assert "| x | gpu figure | not measured | <= 1.15 x |  |" in text
+    assert "the benchmark failed (exit code 1)" in text
+    assert "because y" in text and "no GPU available" in text and text.rstrip().endswith("why x is over target")
