@@ -28,16 +28,18 @@ def run_demo(tmp: Path, label: str, cache: Path, smoke: bool, workers: int = 2, 
     path = tmp / f"{label}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     cmd = [sys.executable, "-m", "harness.cli", "run", str(path), "--workers", str(workers)] + (["--smoke"] * smoke)
-    env = {**os.environ, "SALT_CACHE": str(cache), "SALT_SMOKE_DIR": str(cache / "smoke"), "SALT_PROGRESS_EVERY": "60"}
+    smoke_dir = tmp / f"smoke-{label}"  # --smoke keeps its records there, under the study's name
+    env = {**os.environ, "SALT_CACHE": str(cache), "SALT_SMOKE_DIR": str(smoke_dir), "SALT_PROGRESS_EVERY": "60"}
     res = measure(cmd, env=env, cwd=str(ROOT), log=tmp / f"{label}.log")
     if res["returncode"]:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res['returncode']}); log:\n{(tmp / f'{label}.log').read_text()[-3000:]}")
     from harness.tracking import load_runs
 
-    runs = load_runs(f"sqlite:///{tmp / f'mlruns-{label}' / 'mlflow.db'}", raw["name"])
+    store, name = (smoke_dir / raw["name"], raw["name"] + "-smoke") if smoke else (tmp / f"mlruns-{label}", raw["name"])
+    runs = load_runs(f"sqlite:///{store / 'mlflow.db'}", name)
     trial = [(e - s).total_seconds() for s, e in zip(runs.start_time, runs.end_time)]
-    per_arm = {arm: round(statistics.median(t for a, t in zip(runs["tags.arm"], trial) if a == arm), 1)
-               for arm in sorted(set(runs["tags.arm"]))}
+    per_arm = {arm: round(statistics.median(t for a, t in zip(runs["tags.salt.arm"], trial) if a == arm), 1)
+               for arm in sorted(set(runs["tags.salt.arm"]))}
     return res | {"trials": len(runs), "median_trial_s": statistics.median(trial), "sum_trial_s": sum(trial),
                   "median_trial_s_per_arm": per_arm}
 
@@ -54,7 +56,7 @@ def run(opts: dict) -> list[Figure]:
         cache = tmp / "cache"
         cold = run_demo(tmp, "cold", cache, quick)
         warm = run_demo(tmp, "warm", cache, quick)
-        pretrain = _pretrain_seconds(cache / "smoke" if quick else cache)
+        pretrain = _pretrain_seconds(cache)
     what = "`salt-harness run studies/demo.yaml --workers 2`" + (" --smoke" if quick else "")
     keep = ("wall_s", "trials", "median_trial_s", "sum_trial_s", "median_trial_s_per_arm")
     return [
