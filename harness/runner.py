@@ -6,6 +6,7 @@ cells are never enqueued again, failed and orphaned ones are.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import re
@@ -275,6 +276,10 @@ def work(study_path: Path, smoke: bool, loc: Locations, parent: str, experiment_
     if _budget_spent(spec, study):
         return
     objective = _Objective(spec, StudyTracker(loc.tracking_uri, experiment_id), parent, worker, progress)
+    # The collection after each trial frees a finished trial's model; freezing what imports made
+    # (~0.5M objects: torch, transformers, mlflow) first cut it from 0.45 s to 0.01 s per trial.
+    gc.collect()
+    gc.freeze()
     study.optimize(objective, catch=(Exception,), callbacks=[lambda st, _: _budget_spent(spec, st) and st.stop()],
                    gc_after_trial=True)
 

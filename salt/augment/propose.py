@@ -51,7 +51,8 @@ def _lang_topk(logits: torch.Tensor, word_start: np.ndarray, vocab: LanguageVoca
     for is_start in (True, False):
         rows = np.flatnonzero(word_start == is_start)
         if len(rows):
-            i, p = _restricted_topk(logits[torch.as_tensor(rows, device=logits.device)], vocab.candidates(is_start), k)
+            part = logits if len(rows) == len(logits) else logits[torch.as_tensor(rows, device=logits.device)]
+            i, p = _restricted_topk(part, vocab.candidates(is_start), k)  # (no copy when every row is selected)
             ids[rows, :i.shape[1]], probs[rows, :p.shape[1]] = i, p
     return ids, probs
 

@@ -251,7 +251,12 @@ def world_model_dir(world_cfg: WorldConfig | str = "default", pretrain_cfg: Pret
         try:
             _build(world_cfg, pretrain_cfg, tmp, progress)
             tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except OSError:  # someone put a model there without the lock (e.g. copied it in): keep theirs
+                if not (target / INFO_FILE).is_file():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
