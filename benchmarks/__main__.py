@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,16 +33,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"),
                         help="folder for the machine-readable results (default: benchmarks/results)")
     parser.add_argument("--markdown", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite BENCHMARKS.md from the latest results (after editing benchmarks/ANALYSIS.md)")
     args = parser.parse_args(argv)
+    if args.render:
+        record = json.loads((Path(args.results) / "latest.json").read_text())
+        Path(args.markdown).write_text(render(record, ROOT / "benchmarks" / "ANALYSIS.md"))
+        return 0
 
     started = datetime.now(timezone.utc)
     results: dict[str, dict] = {}
     for name in args.only or BENCHMARKS:
         print(f"[benchmarks] {name} ...", flush=True)
         t0 = time.perf_counter()
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        with tempfile.NamedTemporaryFile(suffix=".json") as out, tempfile.NamedTemporaryFile("w", suffix=".json") as so_far:
+            json.dump({"quick": args.quick, "date": started.isoformat(timespec="seconds"), "benchmarks": results}, so_far)
+            so_far.flush()  # earlier figures of this run, e.g. the demo's trial time for the harness overhead
             cmd = [sys.executable, "-m", f"benchmarks.{name}", "--out", out.name] + (["--quick"] if args.quick else [])
-            proc = subprocess.run(cmd, cwd=ROOT)
+            proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "SALT_BENCH_SO_FAR": so_far.name})
             figures = json.loads(Path(out.name).read_text() or "[]") if proc.returncode == 0 else []
         results[name] = {"seconds": round(time.perf_counter() - t0, 1), "returncode": proc.returncode,
                          "figures": figures}

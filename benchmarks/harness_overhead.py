@@ -15,6 +15,7 @@ import cProfile
 import gc
 import inspect
 import json
+import os
 import math
 import pstats
 import statistics
@@ -138,8 +139,9 @@ def breakdown(prof: cProfile.Profile, trials: int) -> dict[str, float]:
 
 def reference_trial(quick: bool) -> tuple[float, str]:
     """A real demo trial's seconds: the demo benchmark's median trial if recorded, else one measured here."""
-    if LATEST.is_file():
-        record = json.loads(LATEST.read_text())
+    source = Path(os.environ.get("SALT_BENCH_SO_FAR") or LATEST)  # this run's demo figure, else the last run's
+    if source.is_file():
+        record = json.loads(source.read_text())
         for fig in record.get("benchmarks", {}).get("demo", {}).get("figures", []):
             value = fig["detail"].get("median_trial_s")
             if fig["name"] == "demo.cold_wall_time" and value and not record.get("quick"):
