@@ -75,7 +75,8 @@ def new_model(config, device, seed: int = 0):
 
 def step_figures(config, device, amp_dtype, batch: int, seq: int, quick: bool, where: dict) -> tuple[Figure, Figure]:
     """SALT step (~30% of tokens switched, mixup on) vs vanilla step on one random batch; peak memory of SALT."""
-    from benchmarks.train_step import breakdown, make_optimizer, make_step
+    from benchmarks.train_step import breakdown, make_step
+    from salt.train import build_optimizer
     from salt.config import MixupConfig, TrainConfig
 
     gen, lo = torch.Generator().manual_seed(0), first_word_id(config.vocab_size)
@@ -91,7 +92,7 @@ def step_figures(config, device, amp_dtype, batch: int, seq: int, quick: bool, w
     cfg = TrainConfig(precision="bf16")  # mBERT defaults: lr 5e-5, warmup 0.1, weight decay 0.01, clip 1.0
     model = new_model(config, device)
     repeats, warmup = (5, 2) if quick else (50, 5)
-    optim, sched = make_optimizer(model, cfg, total_steps=4 * (repeats + warmup))
+    optim, sched = build_optimizer(model, cfg, 4 * (repeats + warmup), device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)  # bf16: off, as in train_and_evaluate
     step = make_step(model, optim, sched, scaler, ids, types, labels, 0, cfg.max_grad_norm,
                      torch.Generator().manual_seed(0), amp_dtype, sync(device))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import get_linear_schedule_with_warmup, set_seed
+from transformers import set_seed
 
 from benchmarks.common import Figure, interleaved, main
 
@@ -34,34 +34,16 @@ def demo_setup():
     return cfg, data, tokenizer, source, rows
 
 
-def make_optimizer(model, cfg, total_steps: int):
-    """AdamW and schedule built exactly as `salt.train.train_and_evaluate` builds them (CPU: fused)."""
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-         "weight_decay": cfg.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optim = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=True)
-    sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total_steps), total_steps)
-    return optim, sched
-
-
 def make_step(model, optim, sched, scaler, ids, types, labels, pad_id: int, max_grad_norm: float, gen,
               amp_dtype=None, sync=lambda: None):
-    """One optimisation step on a fixed batch, op for op as in train_and_evaluate (grad_accum 1)."""
-    from salt.train import batch_loss
+    """One optimisation step on a fixed batch, with the trainer's own functions (grad_accum 1)."""
+    from salt.train import apply_update, batch_loss
 
     def step(tgt, mixup):
         loss = batch_loss(model, ids, tgt, types, labels, pad_id, mixup, gen, amp_dtype)
         scaler.scale(loss).backward()
         loss.detach().item()
-        scaler.unscale_(optim)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-        scaler.step(optim)
-        scaler.update()
-        sched.step()
-        optim.zero_grad(set_to_none=True)
+        apply_update(model, optim, sched, scaler, max_grad_norm)
         sync()
 
     return step
@@ -70,7 +52,7 @@ def make_step(model, optim, sched, scaler, ids, types, labels, pad_id: int, max_
 def run(opts: dict) -> list[Figure]:
     from salt.models import load_classifier
     from salt.run import cache_root
-    from salt.train import _TrainSet
+    from salt.train import _TrainSet, build_optimizer
 
     quick = opts["quick"]
     cfg, data, tokenizer, source, rows = demo_setup()
@@ -87,7 +69,7 @@ def run(opts: dict) -> list[Figure]:
     model = load_classifier(cfg.model, len(data.spec.labels), str(cache_root(cfg)))
     model.train()
     repeats, warmup = (5, 2) if quick else (100, 10)
-    optim, sched = make_optimizer(model, cfg.train, total_steps=4 * (repeats + warmup))
+    optim, sched = build_optimizer(model, cfg.train, 4 * (repeats + warmup), torch.device("cpu"))
     step = make_step(model, optim, sched, torch.amp.GradScaler("cuda", enabled=False), ids, types, labels, pad_id,
                      cfg.train.max_grad_norm, torch.Generator().manual_seed(cfg.seed))
     mixup_on, mixup_off = cfg.mixup, replace(cfg.mixup, enabled=False)
@@ -103,7 +85,7 @@ def run(opts: dict) -> list[Figure]:
     detail |= breakdown(model, ids, tgt, cfg.mixup, repeats)
     note = (f"Model {cfg.model}, {cfg.train.batch_size} real synthetic-NLI training pairs with their code-switched "
             f"copies from the real self-augmentation (salt.run.self_augment, demo SALT cell; "
-            f"{switched:.0%} of tokens switched); step = batch_loss + backward + clip + fused AdamW + schedule, "
+            f"{switched:.0%} of tokens switched); step = batch_loss + backward + apply_update (clip, fused AdamW, schedule), "
             f"{repeats} interleaved steps each, median.")
     note += (f" SALT minus vanilla: {(salt_s - vanilla_s) * 1e3:.2f} ms per step; the mixup embedding path alone "
              f"(ratio draw, 2 lookups, mix; forward + backward) measures "

@@ -147,14 +147,7 @@ def train_and_evaluate(
     total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
     eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
 
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": cfg.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    # The fused kernel is one call for all tensors (measured 2x faster on the tiny model's 41 tensors).
-    optim = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=device.type in ("cpu", "cuda"))
-    sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total_steps), total_steps)
+    optim, sched = build_optimizer(model, cfg, total_steps, device)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision) if device.type == "cuda" else None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
 
@@ -179,12 +172,7 @@ def train_and_evaluate(
             if not math.isfinite(loss_sum):
                 raise TrainingDiverged(f"loss became {loss_sum} at step {step + 1}; lower the learning rate "
                                        f"(now {cfg.learning_rate}) or use precision fp32")
-            scaler.unscale_(optim)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            scaler.step(optim)
-            scaler.update()
-            sched.step()
-            optim.zero_grad(set_to_none=True)
+            apply_update(model, optim, sched, scaler, cfg.max_grad_norm)
             step += 1
             running += loss_sum
             running_n += 1
@@ -223,6 +211,28 @@ def train_and_evaluate(
     for cb in callbacks:
         cb.on_train_end(result)
     return result
+
+
+def build_optimizer(model: PreTrainedModel, cfg: TrainConfig, total_steps: int, device: torch.device):
+    """AdamW with no decay on biases and norms; linear warm-up, then linear decay to zero."""
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    # The fused kernel is one call for all tensors (measured 2x faster on the tiny model's 41 tensors).
+    optim = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=device.type in ("cpu", "cuda"))
+    return optim, get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total_steps), total_steps)
+
+
+def apply_update(model: PreTrainedModel, optim, sched, scaler: torch.amp.GradScaler, max_grad_norm: float) -> None:
+    """Clip the accumulated gradients, step optimizer and schedule, clear the gradients."""
+    scaler.unscale_(optim)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    scaler.step(optim)
+    scaler.update()
+    sched.step()
+    optim.zero_grad(set_to_none=True)
 
 
 def batch_loss(model: PreTrainedModel, ids: torch.Tensor, tgt: torch.Tensor, types: torch.Tensor,
