@@ -13,7 +13,7 @@ import yaml
 from benchmarks.common import Figure, main
 from benchmarks.demo import run_demo
 
-GRID = {  # 6 equal cells of about 20 s (1 epoch over the 6000 examples), so start-up does not dominate
+GRID = {  # 6 equal cells of about 12 s (1 epoch over the 6000 examples), so start-up does not dominate
     "name": "scaling", "task": "synthetic-nli", "data": {"source": "synthetic", "world": "default"},
     "model": "synthetic:default", "languages": {"source": "en", "targets": ["fr", "de", "es"]},
     "train": {"epochs": 1},
