@@ -155,3 +155,25 @@ def test_same_path_on_real_xnli_files_with_a_wordpiece_model(real_dir, wordpiece
     assert res.train.n_augmented > 0 and set(res.augmentation.examples) == {"fr", "zh"}
     assert {"dev_acc_en", "dev_acc_fr", "dev_acc_zh", "dev_acc_avg_targets"} <= set(res.metrics)
     assert "precision" not in res.augmentation.stats["fr"]  # no gold lexicon for real languages
+
+
+def test_length_grouped_batches_cover_the_epoch_once_with_less_padding():
+    from salt.train import _batches, _length_grouped
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 60, 1000)
+    order = rng.permutation(1000)
+    grouped = _length_grouped(order, lengths, 16, torch.Generator().manual_seed(0), window=10)
+    assert sorted(np.concatenate(grouped).tolist()) == list(range(1000))
+    assert [b.tolist() for b in grouped] == [b.tolist() for b in
+                                            _length_grouped(order, lengths, 16, torch.Generator().manual_seed(0), 10)]
+
+    def padded(batches):
+        return sum(len(b) * lengths[b].max() for b in batches)
+
+    assert padded(grouped) < 0.8 * padded(list(_batches(order, 16)))
+
+
+def test_group_by_length_option_trains(cfg):
+    res = run(replace(cfg, train=replace(cfg.train, group_by_length=True)))
+    assert res.train.steps > 0 and 0 <= res.metrics["test_acc_avg"] <= 1

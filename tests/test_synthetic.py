@@ -327,3 +327,16 @@ def test_pretraining_leaves_torch_state_alone(tmp_path) -> None:
     world_model_dir("tiny", replace(PRETRAIN_PRESETS["tiny"], threads=1, steps=5), cache_dir=tmp_path, progress=False)
     assert torch.equal(torch.rand(3), expected)
     assert torch.get_num_threads() == threads
+
+
+def test_pretraining_length_groups_are_a_shuffled_permutation() -> None:
+    gen = torch.Generator().manual_seed(0)
+    order = torch.randperm(1000, generator=gen).tolist()
+    lengths = [(7 * i) % 23 + 3 for i in order]
+    grouped, starts = pretrain_mod._group_by_length(order, lengths, 32, gen, window=5)
+    assert sorted(grouped) == sorted(order)
+    assert sorted(starts) == list(range(0, 1000 - 32 + 1, 32)) and starts != sorted(starts)
+    length_of = dict(zip(order, lengths))
+    spread = [max(length_of[i] for i in grouped[s:s + 32]) - min(length_of[i] for i in grouped[s:s + 32])
+              for s in starts]
+    assert sum(spread) / len(spread) < 10  # random batches of 32 span nearly the whole 3..25 range
