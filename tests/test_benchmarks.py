@@ -45,3 +45,25 @@ def test_report_lists_every_figure_with_its_verdict(tmp_path):
     assert "| x | gpu figure | not measured | <= 1.15 x |  |" in text
     assert "the benchmark failed (exit code 1)" in text
     assert "because y" in text and "no GPU available" in text and text.rstrip().endswith("why x is over target")
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_in_quick_mode(tmp_path):
+    """`python -m benchmarks --quick` end to end (figures not checked: quick sizes are not for quoting)."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    env = {**os.environ, "SALT_CACHE": str(tmp_path / "cache"), "SALT_BENCH_GPU_ON_CPU": "1"}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--results", str(tmp_path / "results"),
+                           "--markdown", str(tmp_path / "BENCHMARKS.md")], env=env, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((tmp_path / "results" / "latest.json").read_text())
+    from benchmarks.__main__ import BENCHMARKS
+
+    assert list(record["benchmarks"]) == list(BENCHMARKS)
+    figures = [f for res in record["benchmarks"].values() for f in res["figures"]]
+    assert all(f["value"] is not None for f in figures if f["name"] != "gpu.peak_memory")
+    assert "| demo | demo study, cold cache" in (tmp_path / "BENCHMARKS.md").read_text()
