@@ -95,15 +95,16 @@ class _TrainSet:
         return ids, tgt, types, labels
 
 
-def _length_grouped(order: np.ndarray, lengths: np.ndarray, size: int, gen: torch.Generator,
-                    window: int = 50) -> list[np.ndarray]:
-    """Batches of similar length: sort each window of `window` batches by length, then shuffle the
-    batches, so the epoch stays random while padding almost vanishes."""
+def length_grouped_batches(order: np.ndarray, lengths: np.ndarray, size: int, gen: torch.Generator,
+                           window: int = 50, drop_last: bool = False) -> list[np.ndarray]:
+    """Batches of similar length (`lengths` is indexed by the values of `order`): sort each window of
+    `window` batches by length, then shuffle the batches, so the epoch stays random while padding
+    almost vanishes."""
     batches = []
     for start in range(0, len(order), size * window):
         chunk = order[start:start + size * window]
         chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-        batches += list(_batches(chunk, size))
+        batches += [b for b in _batches(chunk, size) if len(b) == size or not drop_last]
     return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
 
 
@@ -140,7 +141,7 @@ def train_and_evaluate(
     gen = torch.Generator().manual_seed(seed)
     model.to(device)
     data = _TrainSet(source, augmented)
-    lengths = data.lengths()
+    lengths = data.lengths() if cfg.group_by_length else None
     n_items = equal_steps_items or len(data)
     micro = cfg.batch_size
     steps_per_epoch = math.ceil(n_items / (micro * cfg.grad_accum))
@@ -159,7 +160,7 @@ def train_and_evaluate(
     model.train()
     while step < total_steps:
         order = _epoch_order(len(source), len(data), n_items, gen)
-        micro_batches = (_length_grouped(order, lengths, micro, gen) if cfg.group_by_length
+        micro_batches = (length_grouped_batches(order, lengths, micro, gen) if cfg.group_by_length
                          else list(_batches(order, micro)))
         for k in range(0, len(micro_batches), cfg.grad_accum):
             group = micro_batches[k:k + cfg.grad_accum]

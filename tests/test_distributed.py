@@ -5,17 +5,16 @@ with that reason when it is unset, except under SALT_REQUIRE_POSTGRES=1 (CI), wh
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections import Counter
 
 import mlflow
 import optuna
 import pytest
+from net import free_port, wait_for_health
 import yaml
 
 from harness.runner import locate, open_storage
@@ -53,12 +52,6 @@ def fresh_database(pg_url: str) -> str:
     return pg_url.rsplit("/", 1)[0] + "/" + name
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def mlflow_server(pg_url, tmp_path):
     """`mlflow server` with a PostgreSQL backend and an artifact directory, as in the multi-machine recipe."""
@@ -68,13 +61,7 @@ def mlflow_server(pg_url, tmp_path):
                              "--port", str(port), "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(180):
-        try:
-            if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(1)
-    else:
+    if not wait_for_health(url, 180):
         pytest.fail("mlflow server did not start")
     yield url
     os.killpg(proc.pid, signal.SIGTERM)

@@ -158,15 +158,15 @@ def test_same_path_on_real_xnli_files_with_a_wordpiece_model(real_dir, wordpiece
 
 
 def test_length_grouped_batches_cover_the_epoch_once_with_less_padding():
-    from salt.train import _batches, _length_grouped
+    from salt.train import _batches, length_grouped_batches
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 60, 1000)
     order = rng.permutation(1000)
-    grouped = _length_grouped(order, lengths, 16, torch.Generator().manual_seed(0), window=10)
+    grouped = length_grouped_batches(order, lengths, 16, torch.Generator().manual_seed(0), window=10)
     assert sorted(np.concatenate(grouped).tolist()) == list(range(1000))
     assert [b.tolist() for b in grouped] == [b.tolist() for b in
-                                            _length_grouped(order, lengths, 16, torch.Generator().manual_seed(0), 10)]
+                                            length_grouped_batches(order, lengths, 16, torch.Generator().manual_seed(0), 10)]
 
     def padded(batches):
         return sum(len(b) * lengths[b].max() for b in batches)

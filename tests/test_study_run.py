@@ -2,15 +2,13 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
 import pytest
+from net import free_port, wait_for_health
 import yaml
 
 from harness.runner import locate, open_study, run_study
@@ -110,19 +108,12 @@ def test_ui_serves_the_runs(study_file, tmp_path):
     spec_one.write_text(yaml.safe_dump({**STUDY, "arms": ["baseline"], "seeds": [0],
                                         "output": {"dir": str(tmp_path / "mlruns")}}))
     assert cli("run", str(spec_one), "--quiet").returncode == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     ui = subprocess.Popen([sys.executable, "-m", "harness.cli", "ui", str(spec_one), "--port", str(port)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(1)
+        wait_for_health(url, 120)
         client = mlflow.MlflowClient(url)
         exp = client.get_experiment_by_name("e2e")
         runs = client.search_runs([exp.experiment_id])

@@ -329,14 +329,18 @@ def test_pretraining_leaves_torch_state_alone(tmp_path) -> None:
     assert torch.get_num_threads() == threads
 
 
-def test_pretraining_length_groups_are_a_shuffled_permutation() -> None:
+def test_pretraining_length_groups_are_full_shuffled_batches() -> None:
+    """Pretraining batches positions with `drop_last`: every full batch once, in shuffled order."""
+    import numpy as np
+
+    from salt.train import length_grouped_batches
+
     gen = torch.Generator().manual_seed(0)
-    order = torch.randperm(1000, generator=gen).tolist()
-    lengths = [(7 * i) % 23 + 3 for i in order]
-    grouped, starts = pretrain_mod._group_by_length(order, lengths, 32, gen, window=5)
-    assert sorted(grouped) == sorted(order)
-    assert sorted(starts) == list(range(0, 1000 - 32 + 1, 32)) and starts != sorted(starts)
-    length_of = dict(zip(order, lengths))
-    spread = [max(length_of[i] for i in grouped[s:s + 32]) - min(length_of[i] for i in grouped[s:s + 32])
-              for s in starts]
+    lengths = np.array([(7 * i) % 23 + 3 for i in range(1000)])
+    batches = length_grouped_batches(np.arange(1000), lengths, 32, gen, window=5, drop_last=True)
+    assert all(len(b) == 32 for b in batches) and len(batches) == 1000 // 32
+    covered = np.concatenate(batches)
+    assert len(set(covered.tolist())) == len(covered)  # no position twice; only the partial tail left out
+    assert [b[0] for b in batches] != sorted(b[0] for b in batches)
+    spread = [lengths[b].max() - lengths[b].min() for b in batches]
     assert sum(spread) / len(spread) < 10  # random batches of 32 span nearly the whole 3..25 range

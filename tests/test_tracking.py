@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from net import free_port
 from mlflow import MlflowClient
 
 from harness import tracking
@@ -100,9 +101,7 @@ def test_prepare_store_unwritable_names_the_path(tmp_path):
 
 
 def test_prepare_store_unreachable_server_fails_fast():
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(TrackingError, match=f"127.0.0.1:{port}.*unreachable"):
         prepare_store(f"http://127.0.0.1:{port}", "x")
 

@@ -17,12 +17,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 from filelock import FileLock
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast, get_linear_schedule_with_warmup
 
+from salt.train import length_grouped_batches
 from salt.synthetic.world import SPECIAL_TOKENS, WORLD_PRESETS, World, WorldConfig, generate_world
 
 # Bump when the build changes in a way the configs do not capture, to invalidate old caches.
@@ -114,12 +116,14 @@ def _batches(encoded: list[list[int]], language_of: list[range], cfg: PretrainCo
         order = torch.randperm(len(encoded), generator=gen).tolist()
         pair = (torch.rand(len(order), generator=gen) < cfg.pair_fraction).tolist()
         partner = torch.rand(len(order), generator=gen).tolist()
-        starts = range(0, len(order) - cfg.batch_size + 1, cfg.batch_size)
-        if cfg.group_by_length:
-            order, starts = _group_by_length(order, [len(encoded[i]) for i in order], cfg.batch_size, gen)
-        for start in starts:
+        if cfg.group_by_length:  # positions in `order`, grouped by the length of their sentence
+            lengths = np.array([len(encoded[i]) for i in order])
+            batches = length_grouped_batches(np.arange(len(order)), lengths, cfg.batch_size, gen, drop_last=True)
+        else:
+            batches = [range(s, s + cfg.batch_size) for s in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size)]
+        for positions in batches:
             ids, types = [], []
-            for k in range(start, start + cfg.batch_size):
+            for k in positions:
                 first = encoded[order[k]]
                 span = language_of[order[k]]
                 second = encoded[span[int(partner[k] * len(span))]][1:] if pair[k] else []
@@ -128,16 +132,6 @@ def _batches(encoded: list[list[int]], language_of: list[range], cfg: PretrainCo
             width = max(map(len, ids))
             yield (torch.tensor([r + [pad_id] * (width - len(r)) for r in ids]),
                    torch.tensor([t + [0] * (width - len(t)) for t in types]))
-
-
-def _group_by_length(order: list[int], lengths: list[int], size: int, gen: torch.Generator,
-                     window: int = 50) -> tuple[list[int], list[int]]:
-    """`order` re-sorted by length within windows of `window` batches, and the batch starts shuffled."""
-    out = []
-    for w in range(0, len(order), size * window):
-        out += sorted(range(w, min(w + size * window, len(order))), key=lambda k: -lengths[k])
-    starts = list(range(0, len(order) - size + 1, size))
-    return [order[k] for k in out], [starts[i] for i in torch.randperm(len(starts), generator=gen).tolist()]
 
 
 def pretrain_mlm(world: World, cfg: PretrainConfig, progress: bool = True
