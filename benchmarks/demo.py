@@ -33,13 +33,13 @@ def run_demo(tmp: Path, label: str, cache: Path, smoke: bool, workers: int = 2, 
     res = measure(cmd, env=env, cwd=str(ROOT), log=tmp / f"{label}.log")
     if res["returncode"]:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res['returncode']}); log:\n{(tmp / f'{label}.log').read_text()[-3000:]}")
-    from harness.tracking import load_runs
+    from harness.tracking.readback import Reader
 
     store, name = (smoke_dir / raw["name"], raw["name"] + "-smoke") if smoke else (tmp / f"mlruns-{label}", raw["name"])
-    runs = load_runs(f"sqlite:///{store / 'mlflow.db'}", name)
-    trial = [(e - s).total_seconds() for s, e in zip(runs.start_time, runs.end_time)]
-    per_arm = {arm: round(statistics.median(t for a, t in zip(runs["tags.salt.arm"], trial) if a == arm), 1)
-               for arm in sorted(set(runs["tags.salt.arm"]))}
+    runs = Reader(f"sqlite:///{store / 'mlflow.db'}").trial_runs(name)
+    trial = [(r.end_time - r.start_time).total_seconds() for r in runs]
+    arms = [r.cell.arm for r in runs]
+    per_arm = {arm: round(statistics.median(t for a, t in zip(arms, trial) if a == arm), 1) for arm in sorted(set(arms))}
     return res | {"trials": len(runs), "median_trial_s": statistics.median(trial), "sum_trial_s": sum(trial),
                   "median_trial_s_per_arm": per_arm}
 

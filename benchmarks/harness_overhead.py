@@ -41,7 +41,7 @@ def demo_cell(arm: str):
 
     spec = load_study(DEMO)
     cells = [c for c in spec.cells() if c.arm == arm and c.seed == spec.seeds[0]]
-    return spec, max(cells, key=lambda c: dict(c.values).get("augment.samples_per_lang") or 0)
+    return spec, max(cells, key=lambda c: c.value("augment.samples_per_lang") or 0)
 
 
 def realistic_result():
@@ -73,7 +73,7 @@ def write_study(folder: Path, name: str, seeds: int) -> Path:
     """The demo study cut to one SALT arm and one sample count, `seeds` cells, its store in `folder`/store."""
     raw = yaml.safe_load(DEMO.read_text())
     _, cell = demo_cell("salt")
-    raw.update(name=name, arms=["salt"], axes={k: [v] for k, v in cell.values}, seeds=seeds,
+    raw.update(name=name, arms=["salt"], axes={k: [v] for k, v in cell.settings}, seeds=seeds,
                output={"dir": str(folder / "store")})
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -86,7 +86,8 @@ def time_study(folder: Path, name: str, seeds: int, profile: cProfile.Profile | 
     Studies share one store, as a worker's trials do: each new SQLite store would leave some 50k
     objects cached in MLflow, and every later full `gc.collect()` would pay for them.
     """
-    from harness.runner import locate, open_study, run_study
+    from harness.scheduler import run_study
+    from harness.storage import load_revision, locate
     from harness.study import load_study
 
     spec = load_study(write_study(folder, name, seeds))
@@ -98,32 +99,34 @@ def time_study(folder: Path, name: str, seeds: int, profile: cProfile.Profile | 
     wall = time.perf_counter() - start
     if summary["complete"] != seeds:
         raise RuntimeError(f"only {summary['complete']} of {seeds} cells completed: {summary}")
-    trials = open_study(spec, locate(spec)).get_trials(deepcopy=False)
+    trials = load_revision(spec.name, locate(spec), spec.revision)[0].get_trials(deepcopy=False)
     objective = [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials]
     return {"wall_s": wall, "trials": seeds, "median_objective_s": statistics.median(objective)}
 
 
 def breakdown(prof: cProfile.Profile, trials: int) -> dict[str, float]:
     """Seconds per trial by part (cProfile inclusive times); `a.b` lies within `a`."""
-    import harness.runner as R
-    import harness.tracking as T
     import optuna
     from mlflow import MlflowClient
 
+    import harness.objective as O
+    import harness.scheduler as S
+    from harness.tracking import readback, results, runs
+
     parts = {
-        "objective": R._Objective.__call__,
-        "objective.finished_metric": T.StudyTracker.finished_metric,
-        "objective.start_trial": T.StudyTracker.start_trial,
+        "objective": O.Objective.__call__,
+        "objective.finished_run": readback.Reader.finished_run,
+        "objective.start_trial": runs.StudyTracker.start_trial,
         "objective.set_user_attr": optuna.trial.Trial.set_user_attr,
-        "objective.renderer": R._renderer,  # the tokenizer load
-        "objective.log_result": T.StudyTracker.log_result,
+        "objective.renderer": O.renderer,  # the tokenizer load
+        "objective.log_result": runs.StudyTracker.log_result,
         "objective.log_result.log_batch": MlflowClient.log_batch,  # metrics and curves
-        "objective.log_result.write_artifacts": T._write_artifacts,  # predictions parquet, sample, stats
+        "objective.log_result.write_artifacts": results.write_artifacts,  # predictions parquet, sample, stats
         "objective.log_result.log_artifacts": MlflowClient.log_artifacts,  # copy into the artifact store
         "objective.log_result.set_terminated": MlflowClient.set_terminated,
-        "budget_spent": R._budget_spent,
+        "budget_spent": S.budget_spent,
         "optuna_tell": optuna.study._tell._tell_with_warning,
-        "enqueue_missing": R.enqueue_missing,
+        "enqueue_missing": S.enqueue_missing,
     }
     stats = pstats.Stats(prof).stats
 
@@ -150,7 +153,7 @@ def reference_trial(quick: bool) -> tuple[float, str]:
 
     spec, cell = demo_cell("baseline")
     cfg = spec.config(cell)
-    what = f"one real demo cell ({cell.id}) measured here"
+    what = f"one real demo cell ({cell.label}) measured here"
     if quick:
         cfg = replace(cfg, train=replace(cfg.train, max_train_examples=300, epochs=1))
         what += " (quick: 300 examples, 1 epoch)"

@@ -10,26 +10,26 @@ from harness.commands import data as data_cmd
 from harness.commands import report as report_cmd
 from harness.commands import study as study_cmds
 
-COMMANDS = {"study": study_cmds, "data": data_cmd, "augment": augment_cmd, "compare": compare_cmd, "report": report_cmd}
-
-
-class UserError(Exception):
-    """Bad input from the user: printed as one clear paragraph, never a traceback."""
+COMMANDS = (study_cmds, data_cmd, augment_cmd, compare_cmd, report_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="salt-harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, module in COMMANDS.items():
+    for module in COMMANDS:
         module.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import optuna
+
+    # The application sets the libraries' log levels (never at import): Optuna's INFO line per trial is noise.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return args.func(args) or 0
-    except (UserError, ValueError, FileNotFoundError, OSError) as err:
+    except (ValueError, FileNotFoundError, OSError) as err:
         print(f"salt-harness {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,8 +9,8 @@ from salt.train import Callback
 
 
 class ProgressLine(Callback):
-    def __init__(self, worker: int, trial: int, cell, enabled: bool = True, every: float | None = None):
-        self.prefix = f"[w{worker}] trial {trial} {cell.id}"
+    def __init__(self, worker: int, trial: int, label: str, enabled: bool = True, every: float | None = None):
+        self.prefix = f"[w{worker}] trial {trial} {label}"
         # seconds between lines in a log file (not a terminal); SALT_PROGRESS_EVERY=0 prints every update
         self.enabled, self.every = enabled, float(os.environ.get("SALT_PROGRESS_EVERY", 10) if every is None else every)
         self.tty = sys.stderr.isatty()

@@ -1,37 +1,30 @@
 """Study files: parse, validate (before anything runs) and expand into cells.
 
-A cell is one (arm, axis values, seed): one Optuna trial, one MLflow child run. Errors name the
-file, the key path and what is allowed, and nothing is created on error.
+A cell is one (arm, axis values, seed): one Optuna trial, one MLflow child run (harness.records). A
+study is its content: `revision` hashes what determines its results, so an edited file is a new
+revision whose changed cells are new, never old runs under the old name. Values are checked by salt's
+one validator (`salt.config`); errors name the file, the key path and what is allowed, and nothing is
+created on error.
 """
 from __future__ import annotations
 
 import itertools
 import re
-import types
-import typing
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from harness.overrides import set_path
-from salt.arms import ARMS, apply_arm
-from salt.config import AugmentConfig, MixupConfig, RunConfig, TrainConfig, VocabConfig
+from harness.records import MAX_RECORD, Cell, canonical, content_hash, make_cell, resolve
+from salt.arms import ARMS, get_arm
+from salt.config import (SECTIONS, ConfigError, RunConfig, build_config, check_value, config_field,
+                         config_fields, display_value, from_dict, identity, setting)
+from salt.data.tasks import TASKS, get_task
 
-TASK_LANGUAGES = {
-    "xnli": ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"),
-    "pawsx": ("de", "en", "es", "fr", "ja", "ko", "zh"),
-}
-SECTIONS = {"train": TrainConfig, "augment": AugmentConfig, "mixup": MixupConfig, "vocab": VocabConfig}
 TOP_KEYS = {"name", "description", "task", "data", "model", "languages", "arms", "axes", "seeds", "sampler",
             "output", *SECTIONS}
-# Settings that only matter when there is augmentation: the baseline arm has one cell per seed.
-AUGMENTATION_SECTIONS = ("augment.", "mixup.", "vocab.")
-
-
-RATIOS = ("threshold", "max_ratio", "warmup_ratio")  # settings that must lie in [0, 1]
-ALL_MEANS_NONE = ("samples_per_lang", "max_source_examples")  # `all` reads as null (no cap)
 
 
 class StudyError(ValueError):
@@ -42,71 +35,107 @@ class StudyError(ValueError):
 
 @dataclass(frozen=True)
 class Sampler:
-    type: Literal["grid", "tpe"] = "grid"
-    n_trials: int | None = None  # tpe: the trial budget
-    objective: str = "dev_acc_avg_targets"  # a RunResult metric
-    direction: Literal["maximize", "minimize"] = "maximize"
-    seed: int = 0
-    arm: str = "salt"  # tpe: the arm whose axes are tuned
+    type: Literal["grid", "tpe"] = setting("grid", "grid: every cell; tpe: Optuna's TPE within the axes")
+    n_trials: int | None = setting(None, "tpe: the trial budget", ge=1)
+    objective: str = setting("dev_acc_avg_targets", "the run metric Optuna records (and TPE optimises)")
+    direction: Literal["maximize", "minimize"] = setting("maximize", "of the objective")
+    seed: int = setting(0, "the sampler's seed", ge=0)
+    arm: str = setting("salt", "tpe: the arm whose axes are tuned")
 
 
 @dataclass(frozen=True)
 class Output:
-    dir: str = "mlruns"  # the local store: MLflow database, artifacts and the Optuna journal
-    tracking_uri: str | None = None  # default: sqlite database under `dir`
-    storage: str | None = None  # default: a journal file under `dir`
-
-
-@dataclass(frozen=True)
-class Cell:
-    id: str
-    arm: str
-    values: tuple[tuple[str, Any], ...]  # (axis key, value)
-    seed: int
+    dir: str = setting("mlruns", "the local store: MLflow database, artifacts and the Optuna journal")
+    tracking_uri: str | None = setting(None, "MLflow tracking URI (default: a SQLite database under dir)")
+    storage: str | None = setting(None, "Optuna storage URL (default: a journal file under dir)")
 
 
 @dataclass(frozen=True)
 class StudySpec:
-    path: Path
     name: str
     description: str
     base: RunConfig
     arms: tuple[str, ...]
-    axes: dict[str, Any]  # grid: key -> list of values; tpe: key -> list (categorical) or {low, high, log}
+    axes: dict[str, Any]  # grid: key -> list of values; tpe: key -> list (categorical) or {low, high, log, step}
     seeds: tuple[int, ...]
-    sampler: Sampler
-    output: Output
-    raw: dict
+    sampler: Sampler = field(default_factory=Sampler)
+    output: Output = field(default_factory=Output)
+    path: str | None = None  # the study file it was read from (informational: workers read the store)
+
+    # ---- cells
+    def axes_of(self, arm: str) -> list[str]:
+        """The axes that can change `arm`'s result (the baseline ignores augmentation axes)."""
+        return [k for k in self.axes if get_arm(arm).uses(k)]
 
     def cells(self) -> list[Cell]:
-        """Every (arm, axis values, seed) of a grid study, in a stable order."""
-        out, seen = [], set()
+        """Every (arm, axis values, seed) of a grid study, in a stable order ([] for TPE)."""
+        return list(self._cells)
+
+    @cached_property
+    def _cells(self) -> tuple[Cell, ...]:
+        if self.sampler.type != "grid":
+            return ()
+        out = []
         for arm in self.arms:
-            keys = [k for k in self.axes if arm_uses(arm, k)]
+            keys = self.axes_of(arm)
             for combo in itertools.product(*(self.axes[k] for k in keys)):
-                values = tuple(zip(keys, combo))
                 for seed in self.seeds:
-                    cell = Cell(cell_id(arm, values, seed), arm, values, seed)
-                    if cell.id not in seen:
-                        seen.add(cell.id)
-                        out.append(cell)
-        return out
+                    out.append(self.cell(arm, tuple(zip(keys, combo)), seed))
+        return tuple(out)
+
+    def cell(self, arm: str, settings, seed: int) -> Cell:
+        return make_cell(self.base, arm, settings, seed)[0]
 
     def config(self, cell: Cell) -> RunConfig:
-        cfg = self.base
-        for key, value in cell.values:
-            cfg = set_path(cfg, key, value)
-        return replace(apply_arm(cfg, cell.arm), seed=cell.seed)
+        return resolve(self.base, cell.arm, cell.settings, cell.seed)
+
+    # ---- identity
+    def content(self) -> dict[str, Any]:
+        """What determines the study's results: not its name, description, or where it is stored."""
+        return {"base": identity(self.base), "arms": list(self.arms), "axes": self.axes, "seeds": list(self.seeds),
+                "sampler": asdict(self.sampler)}
+
+    @cached_property
+    def revision(self) -> str:
+        return content_hash(self.content())[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved study as stored with its runs; `from_dict` gives it back exactly."""
+        return {"name": self.name, "description": self.description, "base": asdict(self.base),
+                "arms": list(self.arms), "axes": self.axes, "seeds": list(self.seeds),
+                "sampler": asdict(self.sampler), "output": asdict(self.output), "path": self.path,
+                "revision": self.revision}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudySpec:
+        spec = cls(name=data["name"], description=data["description"], base=from_dict(RunConfig, data["base"]),
+                   arms=tuple(data["arms"]), axes=data["axes"], seeds=tuple(data["seeds"]),
+                   sampler=Sampler(**data["sampler"]), output=Output(**data["output"]), path=data.get("path"))
+        if data.get("revision") not in (None, spec.revision):
+            raise ValueError(f"stored study {data['name']!r} claims revision {data['revision']} but its content "
+                             f"hashes to {spec.revision}: the store was edited or written by another version")
+        return spec
 
 
-def arm_uses(arm: str, key: str) -> bool:
-    return arm != "baseline" or not key.startswith(AUGMENTATION_SECTIONS)
+def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """`key: old -> new` for every setting that differs between two `StudySpec.content()` dicts."""
+    def flat(content):
+        out = {k: v for k, v in content["base"].items()}
+        out.update({f"axes.{k}": v for k, v in content["axes"].items()})
+        out.update({"arms": content["arms"], "seeds": content["seeds"]})
+        out.update({f"sampler.{k}": v for k, v in content["sampler"].items()})
+        return out
+
+    a, b = flat(old), flat(new)
+    shown = lambda key, v: "(none)" if v is _ABSENT else display_value(key, v)  # noqa: E731
+    return [f"{k}: {shown(k, a.get(k, _ABSENT))} -> {shown(k, b.get(k, _ABSENT))}"
+            for k in sorted(set(a) | set(b)) if canonical(a.get(k)) != canonical(b.get(k)) or (k in a) != (k in b)]
 
 
-def cell_id(arm: str, values, seed: int) -> str:
-    axes = ",".join(f"{k.split('.')[-1]}={v}" for k, v in values)
-    return f"{arm}/{axes or '-'}/seed={seed}"
+_ABSENT = object()
 
+
+# --------------------------------------------------------------------------------------------- parsing
 
 def load_study(path: str | Path) -> StudySpec:
     path = Path(path)
@@ -136,17 +165,14 @@ def parse_study(raw: Any, path: Path) -> StudySpec:
     name = raw["name"]
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
         raise err("name", "must be a string of letters, digits, '-', '_' or '.' (it names the study and experiment)")
-    task = raw["task"]
-    tasks = ("xnli", "pawsx", "synthetic-nli", "synthetic-paraphrase")
-    if task not in tasks:
-        raise err("task", f"{task!r} is not one of {', '.join(tasks)}")
-    synthetic = task.startswith("synthetic-")
+    if not isinstance(raw["task"], str) or raw["task"] not in TASKS:
+        raise err("task", f"{raw['task']!r} is not one of {', '.join(TASKS)}")
+    task = get_task(raw["task"])
 
     data = _mapping(raw.get("data", {}), "data", path, {"source", "dir", "hub_id", "world"})
-    source = data.get("source", "synthetic" if synthetic else "hub")
-    allowed = ("synthetic",) if synthetic else ("hub", "local")
-    if source not in allowed:
-        raise err("data.source", f"{source!r} is not allowed for task {task}; allowed: {', '.join(allowed)}")
+    source = data.get("source", task.sources[0])
+    if source not in task.sources:
+        raise err("data.source", f"{source!r} is not allowed for task {task.name}; allowed: {', '.join(task.sources)}")
     if source == "local" and not isinstance(data.get("dir"), str):
         raise err("data.dir", "a local data source needs dir: <directory with the released files>")
     data_dir = None
@@ -154,21 +180,16 @@ def parse_study(raw: Any, path: Path) -> StudySpec:
         data_dir = Path(data["dir"]) if Path(data["dir"]).is_absolute() else (path.parent / data["dir"]).resolve()
         if not data_dir.is_dir():
             raise err("data.dir", f"{data_dir} is not a directory")
-    world = data.get("world", "default")
-    from salt.synthetic import WORLD_PRESETS
-
-    if world not in WORLD_PRESETS:
-        raise err("data.world", f"{world!r} is not one of {', '.join(WORLD_PRESETS)}")
-
-    model = raw.get("model", f"synthetic:{world}" if synthetic else None)
+    world = _config_value(path, "data.world", "world", data.get("world", "default"))
+    model = raw.get("model", f"synthetic:{world}" if task.synthetic else None)
     if not isinstance(model, str) or not model:
         raise err("model", "required: a hub id (bert-base-multilingual-cased), a local directory or synthetic:<preset>")
 
-    known_langs = _world_languages(world) if synthetic else TASK_LANGUAGES[task]
+    known_langs = task.languages(world)
     langs = _mapping(raw.get("languages", {}), "languages", path, {"source", "targets"})
-    src = langs.get("source", "en")
+    src = langs.get("source", task.spec.source_lang)
     if src not in known_langs:
-        raise err("languages.source", f"{src!r} is not a language of {task}: {', '.join(known_langs)}")
+        raise err("languages.source", f"{src!r} is not a language of {task.name}: {', '.join(known_langs)}")
     targets = langs.get("targets", "all")
     if targets == "all":
         targets = tuple(l for l in known_langs if l != src)
@@ -176,26 +197,32 @@ def parse_study(raw: Any, path: Path) -> StudySpec:
         raise err("languages.targets", "a non-empty list of language codes, or 'all'")
     for i, lang in enumerate(targets):
         if lang not in known_langs or lang == src:
-            raise err(f"languages.targets[{i}]", f"{lang!r} is not a target language of {task}: "
+            raise err(f"languages.targets[{i}]", f"{lang!r} is not a target language of {task.name}: "
                       + ", ".join(l for l in known_langs if l != src))
+    if len(set(targets)) != len(targets):
+        raise err("languages.targets", "lists a language twice")
 
-    base = RunConfig(task=task, data_source=source, data_dir=str(data_dir) if data_dir else None,
-                     hub_id=data.get("hub_id"), model=model, world=world, source_lang=src,
-                     target_langs=tuple(targets))
-    if synthetic:
+    base = _build(path, RunConfig(), [("task", task.name), ("data_source", source),
+                                      ("data_dir", str(data_dir) if data_dir else None),
+                                      ("hub_id", data.get("hub_id")), ("model", model), ("world", world),
+                                      ("source_lang", src), ("target_langs", list(targets))], prefix="")
+    if task.synthetic:
         from salt.presets import synthetic_defaults
 
         base = synthetic_defaults(base)
-    for section, cls in SECTIONS.items():
-        values = _mapping(raw.get(section, {}), section, path, {f.name for f in fields(cls)})
-        for key, value in values.items():
-            base = set_path(base, f"{section}.{key}", check_value(path, f"{section}.{key}", value, _annotation(cls, key)))
+    for section in SECTIONS:
+        values = raw.get(section, {})
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise err(section, "must be a mapping of settings, e.g. " + f"{section}: {{{_example(section)}}}")
+        base = _build(path, base, [(f"{section}.{k}", v) for k, v in values.items()])
 
     arms = raw["arms"]
     if not isinstance(arms, list) or not arms:
         raise err("arms", f"a non-empty list of arms from: {', '.join(ARMS)}")
     for i, arm in enumerate(arms):
-        if arm not in ARMS:
+        if not isinstance(arm, str) or arm not in ARMS:
             raise err(f"arms[{i}]", f"{arm!r} is not one of {', '.join(ARMS)}")
     if len(set(arms)) != len(arms):
         raise err("arms", "lists an arm twice")
@@ -203,34 +230,63 @@ def parse_study(raw: Any, path: Path) -> StudySpec:
     sampler = _section(Sampler, raw.get("sampler", {}), "sampler", path)
     axes = _axes(raw.get("axes", {}), sampler, path)
     if sampler.type == "tpe":
-        if not sampler.n_trials or sampler.n_trials < 1:
+        if not sampler.n_trials:
             raise err("sampler.n_trials", "a TPE study needs a trial budget: n_trials: <positive integer>")
         if sampler.arm not in arms:
             raise err("sampler.arm", f"{sampler.arm!r} must be one of the study's arms: {', '.join(arms)}")
     seeds = raw["seeds"]
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
         seeds = list(range(seeds))
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise err("seeds", "a positive count (seeds: 3) or a non-empty list of integers (seeds: [0, 1, 2])")
+    if not isinstance(seeds, list) or not seeds or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise err("seeds", "a positive count (seeds: 3) or a non-empty list of non-negative integers (seeds: [0, 1, 2])")
     if len(set(seeds)) != len(seeds):
         raise err("seeds", "lists a seed twice")
     output = _section(Output, raw.get("output", {}), "output", path)
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise err("description", "must be a string")
-    spec = StudySpec(path=path, name=name, description=description, base=base, arms=tuple(arms), axes=axes,
-                     seeds=tuple(seeds), sampler=sampler, output=output, raw=raw)
-    if sampler.type == "grid":
-        for cell in spec.cells()[:1]:
-            spec.config(cell)
+    spec = StudySpec(name=name, description=description, base=base, arms=tuple(arms), axes=axes,
+                     seeds=tuple(seeds), sampler=sampler, output=output, path=str(path))
+    _check_cells(spec, path)
     return spec
 
 
-def _world_languages(world: str) -> tuple[str, ...]:
-    from salt.synthetic import WORLD_PRESETS
+def _check_cells(spec: StudySpec, path: Path) -> None:
+    """Every cell resolves, and no two cells are the same run (e.g. axis values that mean the same)."""
+    try:
+        cells = spec.cells()
+    except ConfigError as e:
+        raise StudyError(path, f"axes.{e.key}", e.reason) from None
+    seen: dict[str, Cell] = {}
+    for cell in cells:
+        if cell.id in seen:
+            raise StudyError(path, "axes", f"cells {seen[cell.id].label!r} and {cell.label!r} are the same run "
+                             "(their settings resolve to one config): remove one of the values")
+        if len(cell.to_json()) > MAX_RECORD:
+            raise StudyError(path, "axes", f"cell {cell.label[:60]!r}... has settings too long to record "
+                             f"({len(cell.to_json())} characters, at most {MAX_RECORD})")
+        seen[cell.id] = cell
 
-    cfg = WORLD_PRESETS[world]
-    return tuple(getattr(cfg, "languages", ("en", "fr", "de", "es")))
+
+def _example(section: str) -> str:
+    key = next(iter(k for k in config_fields() if k.startswith(section + ".")))
+    f = config_field(key)
+    return f"{key.split('.', 1)[1]}: {display_value(key, f.default)}"
+
+
+def _build(path: Path, base: RunConfig, items, prefix: str = "") -> RunConfig:
+    try:
+        return build_config(base, items)
+    except ConfigError as e:
+        raise StudyError(path, f"{prefix}{e.key}", e.reason) from None
+
+
+def _config_value(path: Path, where: str, key: str, value: Any) -> Any:
+    try:
+        return check_value(config_field(key), value)
+    except ConfigError as e:
+        raise StudyError(path, where, e.reason) from None
 
 
 def _mapping(value: Any, key: str, path: Path, allowed: set[str]) -> dict:
@@ -245,79 +301,15 @@ def _mapping(value: Any, key: str, path: Path, allowed: set[str]) -> dict:
 
 
 def _section(cls, value: Any, key: str, path: Path):
-    values = _mapping(value, key, path, {f.name for f in fields(cls)})
-    return cls(**{k: check_value(path, f"{key}.{k}", v, _annotation(cls, k)) for k, v in values.items()})
-
-
-def _annotation(cls, name: str):
-    return typing.get_type_hints(cls)[name]
-
-
-def check_value(path: Path, key: str, value: Any, annotation: Any) -> Any:
-    """Check a value against a config field's type annotation; return it in the field's shape."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        if value == "all" and re.sub(r"\[\d+\]$", "", key).endswith(ALL_MEANS_NONE):
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return check_value(path, key, value, arg)
-            except StudyError as e:
-                errors.append(str(e).rsplit(": ", 1)[-1])
-        raise StudyError(path, key, f"{value!r} is not valid: expected " + " or ".join(
-            _describe(a) for a in args))
-    if origin is Literal:
-        if value not in args:
-            raise StudyError(path, key, f"{value!r} is not one of {', '.join(map(str, args))}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise StudyError(path, key, f"expected a list, got {value!r}")
-        return tuple(check_value(path, f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise StudyError(path, key, f"expected true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise StudyError(path, key, f"expected an integer, got {value!r}")
-        if value < 0:
-            raise StudyError(path, key, f"must not be negative, got {value}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise StudyError(path, key, f"expected a number, got {value!r}")
-        value = float(value)
-        if value != value or value < 0:
-            raise StudyError(path, key, f"must be a non-negative number, got {value}")
-        if re.sub(r"\[\d+\]$", "", key).endswith(RATIOS) and value > 1:
-            raise StudyError(path, key, f"is a probability or ratio in [0, 1], got {value}")
-        return value
-    if annotation is str:
-        if not isinstance(value, str):
-            raise StudyError(path, key, f"expected a string, got {value!r}")
-        return value
-    if is_dataclass(annotation):
-        raise StudyError(path, key, "is a section, not a value")
-    return value
-
-
-def _describe(annotation) -> str:
-    if typing.get_origin(annotation) is Literal:
-        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
-    names = {type(None): "null", int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
-
-
-def axis_annotation(key: str):
-    section, _, name = key.partition(".")
-    cls = SECTIONS.get(section)
-    if cls is None or name not in {f.name for f in fields(cls)}:
-        return None
-    return _annotation(cls, name)
+    known = config_fields(cls)
+    values = _mapping(value, key, path, set(known))
+    out = {}
+    for name, v in values.items():
+        try:
+            out[name] = check_value(known[name], v)
+        except ConfigError as e:
+            raise StudyError(path, f"{key}.{e.key}", e.reason) from None
+    return cls(**out)
 
 
 def _axes(value: Any, sampler: Sampler, path: Path) -> dict[str, Any]:
@@ -328,16 +320,23 @@ def _axes(value: Any, sampler: Sampler, path: Path) -> dict[str, Any]:
     axes = {}
     for key, values in value.items():
         where = f"axes.{key}"
-        annotation = axis_annotation(str(key))
-        if annotation is None:
+        key = str(key)
+        if key.split(".", 1)[0] not in SECTIONS or "." not in key:
             raise StudyError(path, where, "not a setting; axes are <section>.<setting> with section one of "
                              + ", ".join(SECTIONS) + " (e.g. augment.samples_per_lang)")
+        try:
+            f = config_field(key)
+        except ConfigError as e:
+            raise StudyError(path, where, e.reason) from None
+        if not f.affects_results:
+            raise StudyError(path, where, "does not change results (an operational setting): set it in the "
+                             f"{key.split('.')[0]} section instead of making it an axis")
         if isinstance(values, dict) and sampler.type == "tpe":
             rng = _mapping(values, where, path, {"low", "high", "log", "step"})
             for bound in ("low", "high"):
                 if not isinstance(rng.get(bound), int | float) or isinstance(rng.get(bound), bool):
                     raise StudyError(path, f"{where}.{bound}", "a TPE range needs numeric low and high")
-                check_value(path, f"{where}.{bound}", rng[bound], annotation)
+                _checked(path, f, f"{where}.{bound}", rng[bound])
             if rng["low"] >= rng["high"]:
                 raise StudyError(path, where, f"low ({rng['low']}) must be below high ({rng['high']})")
             axes[key] = dict(rng)
@@ -345,8 +344,61 @@ def _axes(value: Any, sampler: Sampler, path: Path) -> dict[str, Any]:
         if not isinstance(values, list) or not values:
             raise StudyError(path, where, "a non-empty list of values"
                              + (" (or, for TPE, {low, high, log})" if sampler.type == "tpe" else ""))
-        checked = [check_value(path, f"{where}[{i}]", v, annotation) for i, v in enumerate(values)]
-        if len(set(map(repr, checked))) != len(checked):
+        checked = [_checked(path, f, f"{where}[{i}]", v) for i, v in enumerate(values)]
+        if len(set(map(canonical, checked))) != len(checked):
             raise StudyError(path, where, "lists a value twice")
-        axes[key] = checked
+        axes[key] = [list(v) if isinstance(v, tuple) else v for v in checked]
     return axes
+
+
+def _checked(path: Path, f, where: str, value: Any) -> Any:
+    try:
+        return check_value(f, value)
+    except ConfigError as e:
+        raise StudyError(path, where, e.reason) from None
+
+
+def smoke_spec(spec: StudySpec) -> StudySpec:
+    """`--smoke`: the same study structure (arms, axes, sampler) on the task's small synthetic stand-in,
+    one seed, at most 4 TPE trials, in a throwaway store keyed by the study's name."""
+    import os
+    import tempfile
+
+    plan = get_task(spec.base.task).smoke
+    stand_in = get_task(plan.task)
+    langs = stand_in.languages(plan.world)
+    base = replace(spec.base, task=plan.task, data_source="synthetic", data_dir=None, hub_id=None,
+                   model=f"synthetic:{plan.world}", world=plan.world, source_lang=langs[0], target_langs=tuple(langs[1:]))
+    base = build_config(base, plan.settings)
+    sampler = replace(spec.sampler, n_trials=min(spec.sampler.n_trials or 0, 4) or None)
+    root = Path(os.environ.get("SALT_SMOKE_DIR") or Path(tempfile.gettempdir()) / "salt-smoke")
+    return replace(spec, name=f"{spec.name}-smoke", base=base, seeds=spec.seeds[:1], sampler=sampler,
+                   output=Output(dir=str(root / spec.name)))
+
+
+def preflight(spec: StudySpec) -> list[str]:
+    """What would fail after training starts, found now: a model that cannot resolve, an objective that no
+    run reports. Each problem is one sentence naming the key and the fix."""
+    from salt.models import check_model
+    from salt.run import metric_names
+
+    problems = []
+    model = check_model(spec.base.model)
+    if model:
+        problems.append(f"model: {model}")
+    names = metric_names(spec.base)
+    if spec.sampler.objective not in names:
+        problems.append(f"sampler.objective: {spec.sampler.objective!r} is not a metric a run reports; choose one of "
+                        + ", ".join(names))
+    return problems
+
+
+def prepare_spec(path: str | Path, smoke: bool = False, check: bool = True) -> StudySpec:
+    """The study of a file (or its `--smoke` stand-in), with `preflight` problems raised as one StudyError."""
+    spec = load_study(path)
+    if smoke:
+        spec = smoke_spec(spec)
+    problems = preflight(spec) if check else []
+    if problems:
+        raise StudyError(path, "", "; ".join(problems))
+    return spec

@@ -1,33 +1,75 @@
-"""The arms of a SALT ablation: each is a small, named change to a RunConfig.
+"""The arms of a SALT ablation: each is a named change to a RunConfig plus what a report needs to know.
 
-- baseline: plain fine-tuning on the source data (same steps per epoch, same seeds);
-- salt: self-augmentation (+ mixup per the config);
-- random-selection: the same augmentation, N examples per language drawn uniformly (sampling control);
-- random-substitution: the same positions switched to random target-language tokens (substitution control);
-- equal-steps: the baseline, trained for as many updates as the salt arm, so gains are not just more steps.
+Adding an arm is one `register_arm` call: the study validator, the cell expansion, the report's default
+comparisons, tables and plot colours all read this registry.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from salt.config import RunConfig
+
+AUGMENTATION_SECTIONS = ("augment", "mixup", "vocab")
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    apply: Callable[[RunConfig], RunConfig]
+    label: str  # how tables and plots name it
+    color: str
+    description: str
+    augments: bool = True  # trains on code-switched examples
+    # Config sections that cannot change this arm's result: a study gives it one cell for all their values,
+    # and a cell's identity leaves them out.
+    ignores: tuple[str, ...] = ()
+    reference: bool = False  # the plain fine-tuning every other arm is compared with
+    controls: str | None = None  # the arm this one is a control for: reports compare the two
+
+    def uses(self, key: str) -> bool:
+        """Whether the dotted setting `key` can change this arm's result."""
+        return key.split(".", 1)[0] not in self.ignores
+
+
+ARMS: dict[str, Arm] = {}
+
+
+def register_arm(arm: Arm, *, replace_existing: bool = False) -> Arm:
+    if arm.name in ARMS and not replace_existing:
+        raise ValueError(f"arm {arm.name!r} is already registered")
+    if arm.controls is not None and arm.controls not in ARMS:
+        raise ValueError(f"arm {arm.name!r} controls {arm.controls!r}, which is not registered")
+    ARMS[arm.name] = arm
+    return arm
+
+
+def get_arm(name: str) -> Arm:
+    if name not in ARMS:
+        raise ValueError(f"unknown arm {name!r}; known: {', '.join(ARMS)}")
+    return ARMS[name]
+
+
+def apply_arm(cfg: RunConfig, name: str) -> RunConfig:
+    return get_arm(name).apply(cfg)
 
 
 def _augment(cfg: RunConfig, **changes) -> RunConfig:
     return replace(cfg, augment=replace(cfg.augment, enabled=True, **changes))
 
 
-ARMS: dict[str, Callable[[RunConfig], RunConfig]] = {
-    "baseline": lambda c: replace(c, augment=replace(c.augment, enabled=False)),
-    "salt": lambda c: _augment(c),
-    "random-selection": lambda c: _augment(c, selection="random"),
-    "random-substitution": lambda c: _augment(c, substitution="random"),
-    "equal-steps": lambda c: replace(_augment(c), train=replace(c.train, equal_steps=True)),
-}
-
-
-def apply_arm(cfg: RunConfig, arm: str) -> RunConfig:
-    if arm not in ARMS:
-        raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
-    return ARMS[arm](cfg)
+register_arm(Arm(
+    "baseline", lambda c: replace(c, augment=replace(c.augment, enabled=False)), "Baseline", "#555555",
+    "plain fine-tuning on the source data", augments=False, ignores=AUGMENTATION_SECTIONS, reference=True))
+register_arm(Arm("salt", _augment, "SALT", "#1b6ca8", "self-augmentation (+ mixup per the config)"))
+register_arm(Arm(
+    "random-selection", lambda c: _augment(c, selection="random"), "Random selection", "#d1495b",
+    "the same augmentation, N examples per language drawn uniformly (sampling control)", controls="salt"))
+register_arm(Arm(
+    "random-substitution", lambda c: _augment(c, substitution="random"), "Random substitution", "#edae49",
+    "the same positions switched to random target-language tokens (substitution control)", controls="salt"))
+register_arm(Arm(
+    "equal-steps", lambda c: replace(_augment(c), train=replace(c.train, equal_steps=True)),
+    "Baseline (equal steps)", "#66a182",
+    "the baseline trained for as many updates as the salt arm, so a gain is not just more updates",
+    augments=False, ignores=("mixup",), controls="salt"))

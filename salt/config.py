@@ -1,114 +1,409 @@
-"""Plain config objects for one SALT run.
+"""Plain config objects for one SALT run, and the one validator of their values.
 
 Every choice the paper leaves open is a field with a documented default (an ablation axis), never a
-hidden constant. The harness builds these from study files; `salt/` never sees a study file.
+hidden constant. Each field's metadata carries its help text and constraints (range, `all` for
+None, whether it can change a result), and `build_config` is the only place values are checked:
+study files, `compare --set` and every CLI flag go through it, so a value means the same wherever
+it comes from. `salt/` never sees a study file.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, Literal
+import functools
+import json
+import math
+import re
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import Any, Iterable, Literal, Mapping
+
+
+def setting(default: Any, help: str, *, ge: float | None = None, gt: float | None = None,
+            le: float | None = None, none: str | None = None, affects_results: bool = True,
+            choices: str | None = None):
+    """A config field with its constraints.
+
+    `none`: the word a user writes for None (`all` = no cap). `affects_results=False` marks operational
+    settings (threads, batch size of inference) that a cell's identity ignores. `choices`: the name of a
+    registry whose keys are the allowed values (`tasks`, `worlds`).
+    """
+    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "none": none, "affects_results": affects_results,
+            "choices": choices}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class VocabConfig:
     """How a language's candidate vocabulary is derived from its unlabeled text (see salt/vocab.py)."""
 
-    min_count: int = 2
-    # Tokens frequent in the source language too (shared subwords, loan words): "exclude" keeps every
-    # substitution a real switch of language; "keep" lets the MLM propose them.
-    shared: Literal["exclude", "keep"] = "exclude"
-    # Tokens with no letter (digits, punctuation) are language-neutral: never candidates, never replaced.
-    neutral: Literal["exclude", "keep"] = "exclude"
-    # Unlabeled text of each language: "corpus" (the synthetic world's monolingual corpora), a split
-    # name whose text is used without labels ("dev", "train"), or "auto": corpus if any, else "dev".
-    text_split: str = "auto"
+    min_count: int = setting(2, "a token is a candidate once seen this often in the language's text", ge=1)
+    shared: Literal["exclude", "keep"] = setting(
+        "exclude", "tokens frequent in the source too: exclude keeps every substitution a real switch of language")
+    neutral: Literal["exclude", "keep"] = setting(
+        "exclude", "tokens with no letter (digits, punctuation): never candidates, never replaced")
+    text_split: Literal["auto", "corpus", "train", "dev", "test"] = setting(
+        "auto", "unlabeled text per language: corpus (synthetic world), a split's text without labels, "
+                "or auto (corpus if any, else dev)")
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     """Offline self-augmentation: the MLM head proposes target-language substitutes for source tokens."""
 
-    enabled: bool = True
-    mode: Literal["visible", "masked"] = "visible"  # token kept visible (1 pass/sentence) or masked
-    unit: Literal["word", "piece"] = "word"  # substitute single-piece words only, or any piece
-    threshold: float = 0.3  # on the probability restricted (renormalised) to the target vocabulary
-    max_ratio: float = 0.5  # at most this share of a sentence's eligible tokens is switched
-    copies: int = 1  # augmented copies per source example and language (copy 0 = top-1 choices)
-    synonyms: bool = False  # also propose source-language synonyms ...
-    synonym_threshold: float = 0.5  # ... above their own threshold
-    substitution: Literal["mlm", "random"] = "mlm"  # "random": the random-substitution control
-    samples_per_lang: int | None = None  # N augmented examples per target language; None = all
-    selection: Literal["confidence", "random"] = "confidence"  # "random": the random-sampling control
-    top_k: int = 8  # proposals kept per position (memory bound; copies sample among them)
-    batch_size: int = 64
-    max_source_examples: int | None = None  # augment only the first M source examples (pool size)
+    enabled: bool = setting(True, "augment at all (arms set this)")
+    mode: Literal["visible", "masked"] = setting("visible", "token kept visible (1 pass per sentence) or masked")
+    unit: Literal["word", "piece"] = setting("word", "substitute single-piece words only, or any piece")
+    threshold: float = setting(0.3, "minimum probability, renormalised over the target vocabulary", ge=0, le=1)
+    max_ratio: float = setting(0.5, "at most this share of a sentence's eligible tokens is switched", ge=0, le=1)
+    copies: int = setting(1, "augmented copies per source example and language (copy 0 = top-1 choices)", ge=1)
+    synonyms: bool = setting(False, "also propose source-language synonyms")
+    synonym_threshold: float = setting(0.5, "minimum probability of a synonym", ge=0, le=1)
+    substitution: Literal["mlm", "random"] = setting("mlm", "random: the random-substitution control")
+    samples_per_lang: int | None = setting(None, "augmented examples per target language (all = no cap)",
+                                           ge=0, none="all")
+    selection: Literal["confidence", "random"] = setting("confidence", "random: the random-sampling control")
+    top_k: int = setting(8, "proposals kept per position (memory bound; copies sample among them)", ge=1)
+    batch_size: int = setting(64, "sentences per MLM forward pass", ge=1, affects_results=False)
+    max_source_examples: int | None = setting(None, "augment only the first M source examples (the pool)",
+                                              ge=1, none="all")
 
 
 @dataclass(frozen=True)
 class MixupConfig:
     """Online mixup of aligned input embeddings: h = r*h_src + (1-r)*h_tgt."""
 
-    enabled: bool = True
-    granularity: Literal["token", "dim"] = "token"  # one r per token, or per embedding dimension
-    distribution: Literal["uniform", "beta"] = "uniform"
-    alpha: float = 1.0  # Beta(alpha, beta) parameters
-    beta: float = 1.0
+    enabled: bool = setting(True, "mix the embeddings of original and code-switched tokens")
+    granularity: Literal["token", "dim"] = setting("token", "one r per token, or per embedding dimension")
+    distribution: Literal["uniform", "beta"] = setting("uniform", "the distribution r is drawn from")
+    alpha: float = setting(1.0, "Beta(alpha, beta): alpha", gt=0)
+    beta: float = setting(1.0, "Beta(alpha, beta): beta", gt=0)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    learning_rate: float = 5e-5
-    epochs: float = 3.0
-    batch_size: int = 32
-    grad_accum: int = 1
-    max_seq_len: int = 128
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    # Zero-shot protocol: pick the checkpoint on source-language dev; "target-dev" is the
-    # (optimistic) per-target-dev alternative.
-    model_selection: Literal["source-dev", "target-dev"] = "source-dev"
-    evals_per_epoch: int = 1
-    # Baseline trained for as many updates as the augmented run would take (source data resampled),
-    # so that a gain is not merely more updates.
-    equal_steps: bool = False
-    max_train_examples: int | None = None  # cap on source training examples (smoke runs)
-    max_eval_examples: int | None = None  # cap per language and split (smoke runs)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # mixed precision applies on GPU only
-    device: str = "auto"
-    threads: int | None = None  # torch CPU threads; None leaves torch's default
-    eval_batch_size: int = 128
+    learning_rate: float = setting(5e-5, "peak learning rate (AdamW)", gt=0)
+    epochs: float = setting(3.0, "passes over the training examples", gt=0)
+    batch_size: int = setting(32, "examples per micro-batch", ge=1)
+    grad_accum: int = setting(1, "micro-batches per optimizer update", ge=1)
+    max_seq_len: int = setting(128, "tokens per example (pair) after truncation", ge=4)
+    warmup_ratio: float = setting(0.1, "share of the updates with a rising learning rate", ge=0, le=1)
+    weight_decay: float = setting(0.01, "AdamW weight decay (not on biases and norms)", ge=0)
+    max_grad_norm: float = setting(1.0, "gradient clipping norm", gt=0)
+    model_selection: Literal["source-dev", "target-dev"] = setting(
+        "source-dev", "checkpoint chosen on source-language dev (zero-shot protocol) or on target dev (optimistic)")
+    evals_per_epoch: int = setting(1, "model-selection evaluations per epoch", ge=1)
+    equal_steps: bool = setting(
+        False, "train as many updates as the augmented run would (source data resampled)")
+    max_train_examples: int | None = setting(None, "cap on source training examples (all = none)", ge=1,
+                                             none="all")
+    max_eval_examples: int | None = setting(None, "cap per language and split (all = none)", ge=1, none="all")
+    precision: Literal["fp32", "bf16", "fp16"] = setting("fp32", "mixed precision (GPU only)")
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N", affects_results=False)
+    threads: int | None = setting(None, "torch CPU threads (null: torch's default)", ge=1, affects_results=False)
+    eval_batch_size: int = setting(128, "examples per evaluation batch", ge=1, affects_results=False)
     # Batches of similar-length examples (`transformers`' group_by_length): windows of 50 batches
     # sorted by length, batch order shuffled. Off by default: on the synthetic world it made steps
     # 1.45x faster but cost SALT 10 points of target accuracy (3 seeds), as length tracks the label there.
-    group_by_length: bool = False
-    log_every: int = 20
+    group_by_length: bool = setting(False, "batches of similar-length examples")
+    log_every: int = setting(20, "updates between logged losses", ge=1, affects_results=False)
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """One training run: a task, a model, the method's settings and a seed."""
 
-    task: str = "synthetic-nli"  # xnli | pawsx | synthetic-nli | synthetic-paraphrase
-    data_source: Literal["hub", "local", "synthetic"] = "synthetic"
-    data_dir: str | None = None
-    hub_id: str | None = None
-    # A hub id ("bert-base-multilingual-cased"), a local directory, or "synthetic:<preset>".
-    model: str = "synthetic:default"
-    world: str = "default"  # synthetic world preset (synthetic tasks only)
-    source_lang: str = "en"
-    target_langs: tuple[str, ...] | None = None  # None = every other language of the task
-    seed: int = 0
+    task: str = setting("synthetic-nli", "a registered task (salt.data.tasks)", choices="tasks")
+    data_source: Literal["hub", "local", "synthetic"] = setting("synthetic", "where the task's data comes from")
+    data_dir: str | None = setting(None, "local directory with the released files (data_source local)")
+    hub_id: str | None = setting(None, "override the task's `datasets` id (data_source hub)")
+    model: str = setting("synthetic:default", "a hub id, a local directory, or synthetic:<preset>")
+    world: str = setting("default", "synthetic world preset (synthetic tasks only)", choices="worlds")
+    source_lang: str = setting("en", "the language with training data")
+    target_langs: tuple[str, ...] | None = setting(None, "zero-shot languages (null: every other language)")
+    seed: int = setting(0, "training seed (shuffling, dropout, head init, mixup, selection)", ge=0)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     vocab: VocabConfig = field(default_factory=VocabConfig)
     mixup: MixupConfig = field(default_factory=MixupConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    cache_dir: str | None = None  # None: $SALT_CACHE or ~/.cache/salt
+    cache_dir: str | None = setting(None, "caches (null: $SALT_CACHE or ~/.cache/salt)", affects_results=False)
 
 
-def to_dict(cfg: Any) -> dict[str, Any]:
-    return asdict(cfg)
+SECTIONS = {"train": TrainConfig, "augment": AugmentConfig, "mixup": MixupConfig, "vocab": VocabConfig}
 
+
+class ConfigError(ValueError):
+    """A setting that does not exist or a value it cannot take; `key` is the dotted setting."""
+
+    def __init__(self, key: str, message: str):
+        self.key, self.reason = key, message
+        super().__init__(f"{key}: {message}")
+
+
+# --------------------------------------------------------------------------------------------- fields
+
+@dataclass(frozen=True)
+class Field:
+    """A leaf setting: its dotted key, type annotation and constraints."""
+
+    key: str
+    annotation: Any
+    default: Any
+    meta: Mapping[str, Any]
+
+    @property
+    def help(self) -> str:
+        return self.meta.get("help", "")
+
+    @property
+    def affects_results(self) -> bool:
+        return self.meta.get("affects_results", True)
+
+    @property
+    def choices(self) -> tuple | None:
+        if typing.get_origin(self.annotation) is Literal:
+            return typing.get_args(self.annotation)
+        if self.meta.get("choices"):
+            return tuple(_registry(self.meta["choices"]))
+        return None
+
+
+@functools.cache
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+@functools.cache
+def config_fields(cls: type = RunConfig, prefix: str = "") -> dict[str, Field]:
+    """Every leaf setting of a config dataclass by dotted key (augment.threshold); any dataclass whose
+    fields are `setting`s (the harness's own sections too) is checked by the same `check_value`."""
+    out: dict[str, Field] = {}
+    for f in fields(cls):
+        annotation = _hints(cls)[f.name]
+        if is_dataclass(annotation):
+            out.update(config_fields(annotation, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = Field(f"{prefix}{f.name}", annotation, f.default, f.metadata)
+    return out
+
+
+def config_field(key: str) -> Field:
+    found = config_fields().get(key)
+    if found is None:
+        section = key.split(".", 1)[0]
+        if section in SECTIONS and "." in key:
+            names = [k.split(".", 1)[1] for k in config_fields() if k.startswith(section + ".")]
+            raise ConfigError(key, f"unknown setting; {section} has: {', '.join(names)}")
+        raise ConfigError(key, "unknown setting; settings are " + ", ".join(
+            k for k in config_fields() if "." not in k) + " and <section>.<name> with section one of "
+            + ", ".join(SECTIONS))
+    return found
+
+
+def _registry(name: str) -> Iterable[str]:
+    if name == "tasks":
+        from salt.data.tasks import TASKS
+
+        return TASKS
+    if name == "worlds":
+        from salt.synthetic.world import WORLD_PRESETS
+
+        return WORLD_PRESETS
+    raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------- values
+
+_EXPONENT = re.compile(r"[-+]?\d+[eE][-+]?\d+")
+
+
+def parse_value(key: str, value: Any, *, text: bool = False) -> Any:
+    """`value` checked against the RunConfig setting `key` (dotted), in the field's own shape."""
+    return check_value(config_field(key), value, text=text)
+
+
+def check_value(f: Field, value: Any, *, text: bool = False) -> Any:
+    """`value` checked against a field's type and constraints, in the field's own shape.
+
+    `text=True`: `value` is a command-line string, parsed as the declared type (`train.epochs=2`,
+    `augment.samples_per_lang=all`, `target_langs=fr,de`). Otherwise it is a typed value (YAML), and a
+    string where a number belongs is an error that names the usual cause (quotes; YAML 1.1 reading
+    `1e-5` as a string).
+    """
+    return _check(f, f.annotation, _from_text(f, value) if text else value)
+
+
+def _from_text(f: Field, raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    s = raw.strip()
+    options = _options(f.annotation)
+    if s.lower() in ("null", "none") and type(None) in options:
+        return None
+    if f.meta.get("none") and s == f.meta["none"]:
+        return None
+    for opt in options:
+        if opt is bool and s.lower() in ("true", "false"):
+            return s.lower() == "true"
+        if opt is int and re.fullmatch(r"[-+]?\d+", s):
+            return int(s)
+        if opt is float:
+            try:
+                return float(s)
+            except ValueError:
+                pass
+        if typing.get_origin(opt) is tuple:
+            if s.startswith("["):
+                import yaml
+
+                return yaml.safe_load(s)
+            return [p.strip() for p in s.split(",") if p.strip()]
+    return s
+
+
+def _options(annotation) -> tuple:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _check(f: Field, annotation: Any, value: Any) -> Any:
+    key, meta = f.key, f.meta
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        if meta.get("none") and value == meta["none"]:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _check(f, arg, value)
+            except ConfigError as err:
+                errors.append(err.reason)
+        allowed = " or ".join(_describe(a, meta) for a in args)
+        detail = next((e for e in errors if not e.startswith("expected")), None)
+        raise ConfigError(key, detail or f"{value!r} is not valid: expected {allowed}{_string_hint(value)}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(key, f"{value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        return tuple(_check(replace(f, key=f"{key}[{i}]"), args[0], v) for i, v in enumerate(value))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"expected an integer, got {value!r}{_string_hint(value)}")
+        return _bounds(f, value)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"expected a number, got {value!r}{_string_hint(value)}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(key, f"expected a finite number, got {value}")
+        return _bounds(f, value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"expected a string, got {value!r}")
+        choices = f.choices
+        if choices is not None and value not in choices:
+            raise ConfigError(key, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+    raise ConfigError(key, f"cannot check a value of type {annotation!r}")
+
+
+def _bounds(f: Field, value: float) -> float:
+    ge, gt, le = f.meta.get("ge"), f.meta.get("gt"), f.meta.get("le")
+    if ge is not None and value < ge or gt is not None and value <= gt or le is not None and value > le:
+        raise ConfigError(f.key, f"must be {_range(f.meta)}, got {value}")
+    return value
+
+
+def _range(meta) -> str:
+    low = f">= {meta['ge']:g}" if meta.get("ge") is not None else f"> {meta['gt']:g}" if meta.get("gt") is not None else ""
+    high = f"<= {meta['le']:g}" if meta.get("le") is not None else ""
+    if meta.get("ge") is not None and high:
+        return f"in [{meta['ge']:g}, {meta['le']:g}]"
+    return " and ".join(p for p in (low, high) if p)
+
+
+def _string_hint(value: Any) -> str:
+    """Why a number arrived as a string, so the fix is in the message."""
+    if not isinstance(value, str):
+        return ""
+    s = value.strip()
+    if _EXPONENT.fullmatch(s):
+        return (f" (YAML 1.1 reads {s} as a string: an exponent needs a dot, write "
+                f"{s.split('e')[0].split('E')[0]}.0e{re.split('[eE]', s)[1]})")
+    try:
+        float(s)
+    except ValueError:
+        return ""
+    return " (a quoted number is a string: remove the quotes)"
+
+
+def _describe(annotation, meta) -> str:
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
+    if annotation is type(None):
+        return f"{meta['none']} (or null)" if meta.get("none") else "null"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    text = names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    rng = _range(meta) if annotation in (int, float) else ""
+    return f"{text} {rng}" if rng else text
+
+
+def display_value(key: str, value: Any) -> str:
+    """How a setting's value is shown to people: `all` for an uncapped count, JSON for lists."""
+    f = config_fields().get(key)
+    if value is None:
+        return f.meta["none"] if f is not None and f.meta.get("none") else "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------- building
+
+def set_path(cfg: Any, key: str, value: Any) -> Any:
+    """`cfg` with the dotted setting replaced (no validation: use `build_config`)."""
+    head, _, rest = key.partition(".")
+    if rest:
+        return replace(cfg, **{head: set_path(getattr(cfg, head), rest, value)})
+    return replace(cfg, **{head: tuple(value) if isinstance(value, list) else value})
+
+
+def build_config(base: RunConfig | None = None, overrides: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+                 *, text: bool = False) -> RunConfig:
+    """`base` with every override checked (`parse_value`) and applied; raises ConfigError naming the key."""
+    cfg = base if base is not None else RunConfig()
+    for key, value in (overrides.items() if isinstance(overrides, Mapping) else overrides):
+        cfg = set_path(cfg, key, parse_value(key, value, text=text))
+    return cfg
+
+
+def check_config(cfg: RunConfig) -> RunConfig:
+    """Every setting of an already built config checked (configs made in Python skip `build_config`)."""
+    for key, value in flatten(cfg).items():
+        parse_value(key, value)
+    return cfg
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` from the command line."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(text, "expected KEY=VALUE, e.g. augment.threshold=0.5")
+    return key.strip(), raw
+
+
+# --------------------------------------------------------------------------------------------- views
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build a (nested) config dataclass from a plain dict, rejecting unknown keys."""
@@ -118,11 +413,10 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
         raise ValueError(f"unknown {cls.__name__} key(s): {', '.join(unknown)}; allowed: {', '.join(known)}")
     kwargs = {}
     for name, value in data.items():
-        default = cls.__dataclass_fields__[name].default_factory  # type: ignore[attr-defined]
-        nested = default() if callable(default) else None
+        nested = _hints(cls)[name]
         if is_dataclass(nested) and isinstance(value, dict):
-            value = from_dict(type(nested), value)
-        elif name == "target_langs" and value is not None:
+            value = from_dict(nested, value)
+        elif isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value
     return cls(**kwargs)
@@ -138,3 +432,11 @@ def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def identity(cfg: RunConfig, ignore: Iterable[str] = ()) -> dict[str, Any]:
+    """The settings that determine a run's result: operational ones and `ignore`d sections left out."""
+    ignored = tuple(f"{s}." for s in ignore)
+    known = config_fields()
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in flatten(cfg).items()
+            if known[k].affects_results and not k.startswith(ignored)}

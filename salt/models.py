@@ -6,6 +6,7 @@ so the classifier starts from exactly the encoder whose MLM head proposed the su
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,14 +43,26 @@ def resolve_model(name: str, cache_dir: str | None = None) -> str:
     return name
 
 
-def _load(loader, name: str, cache_dir: str | None, **kwargs):
-    path = resolve_model(name, cache_dir)
-    # A fresh classifier head on an MLM checkpoint is expected; transformers' load report and weight
-    # progress bars would repeat in every trial's log.
+@contextmanager
+def _quiet_transformers():
+    """A fresh classifier head on an MLM checkpoint is expected: transformers' load report and weight
+    progress bars would repeat in every trial's log. The caller's logging settings are restored."""
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        return loader.from_pretrained(path, **kwargs)
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _load(loader, name: str, cache_dir: str | None, **kwargs):
+    path = resolve_model(name, cache_dir)
+    try:
+        with _quiet_transformers():
+            return loader.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as err:  # transformers raises either, depending on online/offline
         local = Path(path).is_dir()
         hint = ("the directory lacks a saved model (config.json and weights)" if local else
@@ -58,6 +71,33 @@ def _load(loader, name: str, cache_dir: str | None, **kwargs):
                    if os.environ.get("HF_HUB_OFFLINE") else "")
                 + "; pass a local directory saved with save_pretrained, or 'synthetic:default'")
         raise ModelLoadError(f"cannot load model {name!r}: {hint}. ({err.__class__.__name__}: {err})") from err
+
+
+def check_model(name: str) -> str | None:
+    """Why `name` cannot resolve, found before any training (None when it can, or may once online).
+
+    A synthetic preset must exist (it is built on first use), a local directory must hold a saved model,
+    and a hub id must be in the Hugging Face cache when the hub is offline (HF_HUB_OFFLINE).
+    """
+    if name.startswith(SYNTHETIC_PREFIX):
+        from salt.synthetic.world import WORLD_PRESETS
+
+        preset = name[len(SYNTHETIC_PREFIX):] or "default"
+        return None if preset in WORLD_PRESETS else (
+            f"unknown synthetic model {name!r}; known: " + ", ".join(SYNTHETIC_PREFIX + p for p in WORLD_PRESETS))
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return None if (path / "config.json").is_file() else (
+            f"model directory {path} has no config.json: save the model there with save_pretrained")
+    if name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1):
+        return f"model {name!r} is neither an existing directory nor a hub id (org/name)"
+    from huggingface_hub import constants, is_offline_mode, try_to_load_from_cache
+
+    if is_offline_mode() and not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return (f"model {name!r} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and the hub is "
+                "offline (HF_HUB_OFFLINE is set): download it once with network access, or pass a local "
+                "directory saved with save_pretrained")
+    return None
 
 
 def load_tokenizer(name: str, cache_dir: str | None = None) -> PreTrainedTokenizerBase:

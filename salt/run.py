@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
@@ -15,14 +16,13 @@ import torch
 from transformers import set_seed
 
 from salt.augment import AugmentationResult, augment
-from salt.config import RunConfig
+from salt.config import RunConfig, check_config
+from salt.data.tasks import get_task
 from salt.data.types import TaskData
 from salt.encode import Encoded, encode
 from salt.models import load_classifier, load_tokenizer, pick_device
 from salt.train import Callback, EvalSet, TrainResult, train_and_evaluate
 from salt.vocab import language_vocabularies
-
-SYNTHETIC_TASKS = ("synthetic-nli", "synthetic-paraphrase")
 
 
 @dataclass
@@ -40,21 +40,8 @@ def cache_root(cfg: RunConfig) -> Path:
 
 def load_data(cfg: RunConfig) -> tuple[TaskData, dict[str, list[str]], dict[str, dict[str, str]] | None]:
     """Task data, unlabeled text per language (for vocabularies) and the gold lexicon where one exists."""
-    if cfg.task in SYNTHETIC_TASKS:
-        from salt.synthetic import load_world
-
-        world = load_world(cfg.world)
-        data = world.task(cfg.task)
-        corpora, lexicon = world.corpora, world.lexicon
-    else:
-        from salt.data import load_task
-
-        if cfg.data_source == "synthetic":
-            raise ValueError(f"task {cfg.task!r} is not synthetic: set data_source to 'hub' or 'local'")
-        targets = _languages(cfg, None)
-        data = load_task(cfg.task, cfg.data_source, data_dir=cfg.data_dir, hub_id=cfg.hub_id,
-                         languages=None if targets is None else [cfg.source_lang, *targets])
-        corpora, lexicon = {}, None
+    inputs = get_task(cfg.task).load(cfg)
+    data, corpora = inputs.data, inputs.corpora
     split = cfg.vocab.text_split
     if split == "auto":
         split = "corpus" if corpora else "dev"
@@ -65,12 +52,12 @@ def load_data(cfg: RunConfig) -> tuple[TaskData, dict[str, list[str]], dict[str,
     else:
         texts = {lang: [t for e in data.get(split, lang) for t in (e.text_a, e.text_b)]
                  for lang in data.spec.languages}
-    return data, texts, lexicon
+    return data, texts, inputs.lexicon
 
 
-def _languages(cfg: RunConfig, data: TaskData | None) -> list[str] | None:
+def _languages(cfg: RunConfig, data: TaskData) -> list[str]:
     if cfg.target_langs is None:
-        return None if data is None else [l for l in data.spec.languages if l != cfg.source_lang]
+        return [l for l in data.spec.languages if l != cfg.source_lang]
     return list(cfg.target_langs)
 
 
@@ -78,10 +65,33 @@ def _cap(examples, n):
     return examples[:n] if n is not None else examples
 
 
+@contextmanager
+def _torch_threads(n: int | None):
+    """torch's CPU threads for one run, restored afterwards (the caller's process keeps its setting)."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def metric_names(cfg: RunConfig) -> list[str]:
+    """The accuracy metrics a run of `cfg` reports when every split is labelled (what an objective can name)."""
+    langs = [cfg.source_lang, *(cfg.target_langs or get_task(cfg.task).languages(cfg.world))]
+    langs = list(dict.fromkeys(langs))
+    return list(summarize({split: {lang: 0.0 for lang in langs} for split in ("dev", "test")}, cfg.source_lang))
+
+
 def run(cfg: RunConfig, callbacks: Iterable[Callback] = (), progress: bool = False) -> RunResult:
+    check_config(cfg)
+    with _torch_threads(cfg.train.threads):
+        return _run(cfg, callbacks, progress)
+
+
+def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunResult:
     start = time.perf_counter()
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
     device = pick_device(cfg.train.device)
     cache = cache_root(cfg)
     data, texts, lexicon = load_data(cfg)

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup, set_seed
 
 from salt.augment.switch import Augmented
+from salt.batching import chunks, length_grouped_batches
 from salt.config import MixupConfig, TrainConfig
 from salt.encode import Encoded, pad
 from salt.mixup import mix_embeddings, sample_ratio
@@ -67,11 +68,6 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def _batches(order: np.ndarray, size: int) -> Iterable[np.ndarray]:
-    for start in range(0, len(order), size):
-        yield order[start:start + size]
-
-
 class _TrainSet:
     """Source rows first, then augmented rows; an augmented row carries its aligned code-switched ids."""
 
@@ -93,19 +89,6 @@ class _TrainSet:
         types = pad([self.src.token_type_ids[i] for i, _ in rows], 0)
         labels = np.array([self.src.labels[i] for i, _ in rows])
         return ids, tgt, types, labels
-
-
-def length_grouped_batches(order: np.ndarray, lengths: np.ndarray, size: int, gen: torch.Generator,
-                           window: int = 50, drop_last: bool = False) -> list[np.ndarray]:
-    """Batches of similar length (`lengths` is indexed by the values of `order`): sort each window of
-    `window` batches by length, then shuffle the batches, so the epoch stays random while padding
-    almost vanishes."""
-    batches = []
-    for start in range(0, len(order), size * window):
-        chunk = order[start:start + size * window]
-        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-        batches += [b for b in _batches(chunk, size) if len(b) == size or not drop_last]
-    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
 
 
 def _epoch_order(n_source: int, n_total: int, n_items: int, gen: torch.Generator) -> np.ndarray:
@@ -161,7 +144,7 @@ def train_and_evaluate(
     while step < total_steps:
         order = _epoch_order(len(source), len(data), n_items, gen)
         micro_batches = (length_grouped_batches(order, lengths, micro, gen) if cfg.group_by_length
-                         else list(_batches(order, micro)))
+                         else list(chunks(order, micro)))
         for k in range(0, len(micro_batches), cfg.grad_accum):
             group = micro_batches[k:k + cfg.grad_accum]
             loss_sum = 0.0
@@ -267,7 +250,7 @@ def predict(model: PreTrainedModel, data: Encoded, batch_size: int, pad_id: int,
     model.eval()
     preds = np.zeros(len(data), dtype=np.int64)
     order = np.argsort([len(x) for x in data.input_ids], kind="stable")
-    for idx in _batches(order, batch_size):
+    for idx in chunks(order, batch_size):
         ids = torch.as_tensor(pad([data.input_ids[i] for i in idx], pad_id), device=device)
         types = torch.as_tensor(pad([data.token_type_ids[i] for i in idx], 0), device=device)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):

@@ -8,7 +8,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.records import Cell
 from harness.study import StudyError, load_study
+from salt.config import check_config
 
 GOOD = {"name": "fuzz", "task": "synthetic-nli", "arms": ["baseline", "salt"],
         "axes": {"augment.samples_per_lang": [10, 20]}, "seeds": [0, 1],
@@ -47,7 +49,16 @@ def test_fuzzed_study_files_fail_with_a_named_key(tmp_path, data):
         message = str(err)
         assert message.startswith(str(path)) and "\n" not in message and "Traceback" not in message
         return
-    spec.cells() if spec.sampler.type == "grid" else None  # a valid mutation must also expand
+    # An accepted file means what it says: its keys reached the study, every cell is a valid run config
+    # and is recorded and read back as itself, and the study's identity does not depend on when it was read.
+    assert spec.name == data["name"] and list(spec.arms) == data["arms"]
+    assert spec.revision == load_study(path).revision
+    for cell in spec.cells():
+        check_config(spec.config(cell))
+        assert Cell.from_tags(cell.tags()) == cell and cell.arm in data["arms"]
+    if spec.sampler.type == "grid":
+        per_seed = {c.id for c in spec.cells() if c.seed == spec.seeds[0]}
+        assert len(spec.cells()) == len(per_seed) * len(spec.seeds)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

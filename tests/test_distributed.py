@@ -17,7 +17,7 @@ import pytest
 from net import free_port, wait_for_health
 import yaml
 
-from harness.runner import locate, open_storage
+from harness.storage import locate, open_storage, optuna_name
 from harness.study import load_study
 
 pytestmark = pytest.mark.slow
@@ -92,7 +92,7 @@ def kill_mid_trial(proc) -> None:
 
 def end_state(spec, storage, tracking_uri) -> dict:
     """Counts of Optuna trials and MLflow child runs by state: what each scenario asserts exactly."""
-    study = optuna.load_study(study_name=spec.name, storage=open_storage(storage))
+    study = optuna.load_study(study_name=optuna_name(spec.name, spec.revision), storage=open_storage(storage))
     trials = study.get_trials()
     complete = [t.user_attrs["cell"] for t in trials if t.state.name == "COMPLETE"]
     client = mlflow.MlflowClient(tracking_uri)
@@ -123,7 +123,7 @@ def test_three_workers_on_postgres_and_an_mlflow_server(study_file, pg_url, mlfl
     spec = load_study(study_file)
     for _ in range(120):  # workers join once the study exists
         try:
-            if optuna.load_study(study_name=spec.name, storage=storage).get_trials():
+            if optuna.load_study(study_name=optuna_name(spec.name, spec.revision), storage=storage).get_trials():
                 break
         except KeyError:
             time.sleep(0.5)

@@ -17,10 +17,12 @@ from scipy import stats
 from harness.cli import main
 from harness.report import Options, build_report
 from harness.report.collect import scores
-from harness.runner import locate
 from harness.stats import holm
-from harness.study import cell_id, load_study
-from harness.tracking import StudyTracker, load_predictions, load_runs, prepare_store
+from harness.storage import locate
+from harness.study import load_study
+from harness.tracking.readback import Reader, runs_frame
+from harness.tracking.runs import StudyTracker
+from harness.tracking.store import prepare_store
 
 LANGS = ("en", "fr", "de")
 GAIN = {"baseline": 0.0, "salt": 0.06, "random-selection": 0.02}
@@ -48,25 +50,24 @@ def _predictions(rng, acc):
 
 
 def write_store(path, skip=()):
-    """Finished runs for every cell of the study, as the runner logs them (minus training)."""
+    """Finished runs for every cell of the study, recorded as the objective records them (minus training)."""
     spec = load_study(path)
     uri = locate(spec).tracking_uri
     exp = prepare_store(uri, spec.name)
     tracker = StudyTracker(uri, exp)
-    parent = tracker.parent_run(spec.name, path, {})
+    parent = tracker.parent_run(spec.name, spec.revision, spec.to_dict(), path)
     client = MlflowClient(uri)
     rng = np.random.default_rng(0)
     for cell in spec.cells():
         if cell.id in skip:
             continue
-        size = dict(cell.values).get("augment.samples_per_lang")
+        size = cell.value("augment.samples_per_lang")
         seed_effect = rng.normal(0, 0.03)
         acc = {l: 0.55 + (0.25 if l == "en" else 0.0) + GAIN[cell.arm] * (1.5 if size is None else 1.0)
                + seed_effect for l in LANGS}
         preds = _predictions(rng, acc)
-        params = {"seed": cell.seed, "source_lang": "en", "target_langs": ["fr", "de"],
-                  "augment": {"samples_per_lang": size if cell.arm != "baseline" else None}}
-        run = tracker.start_trial(parent, cell.id, params, {"arm": cell.arm, "seed": str(cell.seed)})
+        run = tracker.start_trial(parent, cell.label, cell.run_params(spec.config(cell)), cell.tags(),
+                                  revision=spec.revision)
         metrics = {}
         for split in ("dev", "test"):
             p = preds[preds["split"] == split]
@@ -82,6 +83,17 @@ def write_store(path, skip=()):
         client.set_terminated(run, "FINISHED")
     tracker.finish_parent(parent)
     return spec, uri, parent
+
+
+def load_frame(uri, spec):
+    """The finished runs of the study's revision as one row each (columns arm, setting, seed, metrics.*)."""
+    return runs_frame(Reader(uri).trial_runs(spec.name, revision=spec.revision))
+
+
+def report_of(spec, uri, options=None, compare=None, **kw):
+    runs = Reader(uri).trial_runs(spec.name, revision=spec.revision)
+    return build_report(runs, spec.name, spec.revision, list(LANGS), "en", options or Options(), compare, uri,
+                        axes=spec.axes, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +121,13 @@ def test_renders_all_formats_and_plots_and_logs_them(rendered, store):
     assert {f"report/{n}" for n in names} == logged
 
 
-def test_a_table_cell_equals_a_recomputation_from_load_runs(rendered, store):
+def test_a_table_cell_equals_a_recomputation_from_the_runs(rendered, store):
     _, spec, uri, _ = store
-    runs = load_runs(uri, spec.name)
-    salt = runs[(runs["tags.salt.arm"] == "salt") & (runs["params.augment.samples_per_lang"] == "50")]
-    base = runs[runs["tags.salt.arm"] == "baseline"]
-    a = salt.set_index(salt["tags.salt.seed"].astype(int))["metrics.test_acc_fr"].sort_index()
-    b = base.set_index(base["tags.salt.seed"].astype(int))["metrics.test_acc_fr"].sort_index()
+    runs = load_frame(uri, spec)
+    salt = runs[(runs["arm"] == "salt") & (runs["setting"] == "samples_per_lang=50")]
+    base = runs[runs["arm"] == "baseline"]
+    a = salt.set_index("seed")["metrics.test_acc_fr"].sort_index()
+    b = base.set_index("seed")["metrics.test_acc_fr"].sort_index()
     assert len(a) == len(b) == 5
     t = stats.ttest_rel(a, b)
     ci = t.confidence_interval(0.95)
@@ -130,7 +142,7 @@ def test_a_table_cell_equals_a_recomputation_from_load_runs(rendered, store):
     assert targets["p_adj"].to_numpy() == pytest.approx(holm(targets["p"].to_numpy()))
     # the average without the source is the runs' own metric, not something we recompute differently
     avg = csv[(csv["comparison"] == row["comparison"]) & (csv["row"] == "avg_targets")].iloc[0]
-    a_avg = salt.set_index(salt["tags.salt.seed"].astype(int))["metrics.test_acc_avg_targets"]
+    a_avg = salt.set_index("seed")["metrics.test_acc_avg_targets"]
     assert avg["a_mean"] == pytest.approx(a_avg.mean())
     # and the Markdown shows the same numbers, rounded
     md = (rendered / "report.md").read_text()
@@ -144,10 +156,10 @@ def test_a_table_cell_equals_a_recomputation_from_load_runs(rendered, store):
 def test_default_comparisons_and_samples_table(rendered):
     csv = pd.read_csv(rendered / "comparisons.csv")
     assert list(dict.fromkeys(csv["comparison"])) == [
-        "salt [samples_per_lang=50] vs baseline", "salt [samples_per_lang=None] vs baseline",
-        "random-selection [samples_per_lang=50] vs baseline", "random-selection [samples_per_lang=None] vs baseline",
+        "salt [samples_per_lang=50] vs baseline", "salt [samples_per_lang=all] vs baseline",
+        "random-selection [samples_per_lang=50] vs baseline", "random-selection [samples_per_lang=all] vs baseline",
         "salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]",
-        "salt [samples_per_lang=None] vs random-selection [samples_per_lang=None]"]
+        "salt [samples_per_lang=all] vs random-selection [samples_per_lang=all]"]
     assert list(csv["row"].iloc[:5]) == ["en", "fr", "de", "avg", "avg_targets"]
     assert csv["aso_alpha"].to_numpy() == pytest.approx(np.full(len(csv), 0.05 / 6))
     curves = pd.read_csv(rendered / "samples.csv", keep_default_na=False)
@@ -171,13 +183,25 @@ def test_example_level_test_reads_predictions(store, tmp_path):
                  "--no-log", "--compare", "salt:samples_per_lang=50", "baseline", "--resamples", "999"]) == 0
     csv = pd.read_csv(out / "comparisons.csv")
     assert list(dict.fromkeys(csv["comparison"])) == ["salt [samples_per_lang=50] vs baseline"]
-    runs = load_runs(uri, spec.name)
     fr = csv[csv["row"] == "fr"].iloc[0]
     assert fr["test"] == "paired-bootstrap" and 0 <= fr["p"] <= 1 and fr["ci"] == "paired-bootstrap"
     assert fr["diff_low"] < fr["diff"] < fr["diff_high"]  # the example bootstrap is centred on the accuracy gap
-    salt = runs[(runs["tags.salt.arm"] == "salt") & (runs["params.augment.samples_per_lang"] == "50")]
-    preds = load_predictions(uri, salt["run_id"].iloc[0])
+    runs = load_frame(uri, spec)
+    salt = runs[(runs["arm"] == "salt") & (runs["setting"] == "samples_per_lang=50")]
+    preds = Reader(uri).predictions(salt["run_id"].iloc[0])
     assert len(preds[(preds["split"] == "test") & (preds["lang"] == "fr")]) == 120
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["salt:samples_per_lang=70", "baseline"], "no finished run of salt has that setting"),
+    (["salt:sample=50", "baseline"], "'sample' is not one of salt's settings (augment.samples_per_lang)"),
+    (["salt:samples_per_lang=many", "baseline"], "expected an integer >= 0 or all"),
+    (["salt", "oracle"], "unknown arm 'oracle'"),
+])
+def test_compare_arguments_are_checked(store, tmp_path, capsys, args, fragment):
+    path, *_ = store
+    assert main(["report", str(path), "--out", str(tmp_path), "--no-plots", "--no-log", "--compare", *args]) == 2
+    assert fragment in capsys.readouterr().err
 
 
 def test_options_split_correction_and_cli_choices_agree():
@@ -201,13 +225,18 @@ def test_dev_split_bh_and_one_format_printed(store, tmp_path, capsys):
 
 
 def test_degenerate_input_gives_messages_not_silent_nans(tmp_path):
+    from dataclasses import replace
+
     path = _study_file(tmp_path, "thin", seeds=2)
-    skip = {cell_id("random-selection", (("augment.samples_per_lang", 50),), 1)}
+    spec = load_study(path)
+    skip = {spec.cell("random-selection", (("augment.samples_per_lang", 50),), 1).id}
     spec, uri, _ = write_store(path, skip=skip)
-    runs = load_runs(uri, spec.name)
+    runs = Reader(uri).trial_runs(spec.name, revision=spec.revision)
     # one language missing for the random-selection arm
-    runs.loc[runs["tags.salt.arm"] == "random-selection", "metrics.test_acc_de"] = np.nan
-    report = build_report(runs, spec.name, Options(), [("salt", "random-selection"), ("salt", "equal-steps")])
+    runs = [replace(r, metrics={k: v for k, v in r.metrics.items() if k != "test_acc_de"})
+            if r.cell.arm == "random-selection" else r for r in runs]
+    report = build_report(runs, spec.name, spec.revision, list(LANGS), "en", Options(),
+                          [("salt", "random-selection"), ("salt", "equal-steps")], uri)
     tables = {t.comparison.label: t for t in report.tables}
     one = tables["salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]"].rows.set_index("row")
     assert one.at["fr", "note"] == "too few seeds (salt: 2, random-selection: 1, 1 in common): no test; run more seeds"
@@ -222,18 +251,25 @@ def test_degenerate_input_gives_messages_not_silent_nans(tmp_path):
 
 
 def test_identical_arms_and_a_single_seed(tmp_path):
+    from dataclasses import replace
+
+    from salt.arms import ARMS, Arm, register_arm
+
     path = _study_file(tmp_path, "one", seeds=1)
     spec, uri, _ = write_store(path)
-    runs = load_runs(uri, spec.name)
-    report = build_report(runs, spec.name, Options())
+    report = report_of(spec, uri)
     t = report.tables[0]
     assert t.notes and "one seed per arm" in t.notes[0] and t.rows["p"].isna().all()
-    same = runs.copy()
-    same["tags.salt.arm"] = same["tags.salt.arm"].replace({"random-selection": "salt-copy"})
-    twin = same[same["tags.salt.arm"] == "salt"].assign(**{"tags.salt.arm": "salt-copy"})
-    both = pd.concat([same[same["tags.salt.arm"] == "salt"], twin])
-    r = build_report(both, spec.name, Options(test="t"), [("salt", "salt-copy")])
-    assert (r.tables[0].rows["diff"] == 0).all()
+    runs = Reader(uri).trial_runs(spec.name, revision=spec.revision)
+    register_arm(Arm("salt-copy", ARMS["salt"].apply, "SALT copy", "#000000", "a copy"))
+    try:
+        twin = [replace(r, run_id=r.run_id + "-copy", cell=replace(r.cell, arm="salt-copy"))
+                for r in runs if r.cell.arm == "salt"]
+        both = [r for r in runs if r.cell.arm == "salt"] + twin
+        r = build_report(both, spec.name, spec.revision, list(LANGS), "en", Options(test="t"), [("salt", "salt-copy")])
+        assert (r.tables[0].rows["diff"] == 0).all()
+    finally:
+        ARMS.pop("salt-copy")
 
 
 def test_errors_are_one_sentence_without_traceback(store, tmp_path, capsys):
@@ -248,27 +284,28 @@ def test_errors_are_one_sentence_without_traceback(store, tmp_path, capsys):
     assert "study 'other' has no finished runs" in err and len(err.strip().splitlines()) == 1
 
 
-def test_scores_frame_from_plain_dataframes():
-    runs = pd.DataFrame({"run_id": ["r1", "r2"], "tags.salt.arm": ["baseline", "salt"],
-                         "tags.salt.cell": ["baseline/-/seed=0", "salt/samples_per_lang=None/seed=0"],
-                         "tags.salt.seed": ["0", "0"], "params.source_lang": ["en", "en"],
-                         "params.target_langs": [json.dumps(["fr"])] * 2,
-                         "params.augment.samples_per_lang": ["None", "None"],
-                         "metrics.test_acc_en": [0.8, 0.82], "metrics.test_acc_fr": [0.6, 0.66],
-                         "metrics.test_acc_avg": [0.7, 0.74], "metrics.test_acc_avg_targets": [0.6, 0.66]})
-    s = scores(runs)
+def test_scores_frame_from_typed_runs():
+    from harness.records import Cell
+    from harness.tracking.readback import TrialRun
+
+    def run(run_id, arm, settings, metrics):
+        cell = Cell(arm, settings, 0, run_id * 32)
+        return TrialRun(run_id, "0", cell.label, "FINISHED", cell, {}, cell.tags(), metrics, pd.NaT, pd.NaT)
+
+    metrics = {"test_acc_en": 0.8, "test_acc_fr": 0.6, "test_acc_avg": 0.7, "test_acc_avg_targets": 0.6}
+    runs = [run("r1", "baseline", (), metrics), run("r2", "salt", (("augment.samples_per_lang", None),), metrics)]
+    s = scores(runs, ["en", "fr"])
     assert set(s["lang"]) == {"en", "fr", "avg", "avg_targets"}
-    assert s[s["arm"] == "salt"]["samples"].unique().tolist() == ["all"]
+    assert s[s["arm"] == "salt"]["samples"].unique().tolist() == ["all"] and (s[s["arm"] == "salt"]["x"] == math.inf).all()
     assert s[s["arm"] == "baseline"]["samples"].isna().all()
+    assert list(dict.fromkeys(s["arm"])) == ["baseline", "salt"]
     with pytest.raises(ValueError, match="no run has dev_acc"):
-        scores(runs, "dev")
+        scores(runs, ["en", "fr"], "dev")
 
 
 def test_a_declared_arm_without_runs_gets_its_table(store):
     _, spec, uri, _ = store
-    runs = load_runs(uri, spec.name)
-    report = build_report(runs, spec.name, Options(), arms=["baseline", "salt", "random-substitution"],
-                          expected_runs=30)
+    report = report_of(spec, uri, arms=["baseline", "salt", "random-substitution"], expected_runs=30)
     labels = [t.comparison.label for t in report.tables]
     assert "random-substitution vs baseline" in labels
     assert "salt [samples_per_lang=50] vs random-substitution" in labels
@@ -276,4 +313,22 @@ def test_a_declared_arm_without_runs_gets_its_table(store):
     assert missing.notes == ["no finished runs for random-substitution"]
     from harness.report.tables import render_markdown
 
-    assert f"{len(runs)} finished runs of 30 cells" in render_markdown(report)
+    assert f"{report.n_runs} finished runs of 30 cells" in render_markdown(report)
+
+
+def test_a_changed_study_never_reports_the_old_runs(store, tmp_path, capsys):
+    """Same name, changed settings: a new revision with no runs, and the old runs only under --revision."""
+    import yaml
+
+    path, spec, uri, _ = store
+    changed = tmp_path / "rep.yaml"
+    raw = yaml.safe_load(path.read_text())
+    changed.write_text(yaml.safe_dump({**raw, "train": {"epochs": 5}, "augment": {"threshold": 0.6}}))
+    new = load_study(changed)
+    assert new.name == spec.name and new.revision != spec.revision
+    assert main(["report", str(changed), "--no-plots", "--no-log", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"no finished runs of revision {new.revision}" in err and spec.revision in err and "--revision" in err
+    assert main(["report", str(changed), "--revision", spec.revision[:6], "--format", "csv", "--no-plots",
+                 "--no-log", "--out", str(tmp_path / "old")]) == 0
+    assert len(pd.read_csv(tmp_path / "old" / "comparisons.csv")) > 0

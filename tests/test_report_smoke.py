@@ -29,5 +29,8 @@ def test_demo_smoke_report_renders_every_format_and_plot(tmp_path, salt_cache):
     assert {"report.md", "report.tex", "comparisons.csv", "samples.csv", "samples_all.png", "samples_all.pdf",
             "samples_avg_targets.pdf", "forest_salt_vs_baseline.png"} <= files
     uri = f"sqlite:///{tmp_path / 'salt-smoke' / 'demo' / 'mlflow.db'}"
-    parent = parent_run_id(uri, "demo-smoke")
+    from harness.study import prepare_spec
+
+    spec = prepare_spec(ROOT / "studies" / "demo.yaml", smoke=True, check=False)
+    parent = parent_run_id(uri, "demo-smoke", spec.revision)
     assert {a.path for a in MlflowClient(uri).list_artifacts(parent, "report")} == {f"report/{f}" for f in files}

@@ -24,15 +24,16 @@ def cfg(tiny_world, salt_cache):
 
 def test_result_shape(cfg):
     res = run(cfg)
-    for split in ("dev", "test"):
-        for lang in ("en", "fr", "de"):
-            assert 0 <= res.metrics[f"{split}_acc_{lang}"] <= 1
-        assert res.metrics[f"{split}_acc_avg_targets"] == pytest.approx(
-            np.mean([res.metrics[f"{split}_acc_fr"], res.metrics[f"{split}_acc_de"]]))
     preds = res.train.predictions
     assert set(preds.columns) == {"split", "lang", "uid", "label", "pred"} and len(preds) == 6 * 40
-    acc = preds[(preds.split == "test") & (preds.lang == "fr")].eval("label == pred").mean()
-    assert acc == pytest.approx(res.metrics["test_acc_fr"])
+    for split in ("dev", "test"):
+        for lang in ("en", "fr", "de"):  # every metric is the accuracy of the logged predictions
+            part = preds[(preds.split == split) & (preds.lang == lang)]
+            assert len(part) == 40 and res.metrics[f"{split}_acc_{lang}"] == pytest.approx((part.label == part.pred).mean())
+        assert res.metrics[f"{split}_acc_avg_targets"] == pytest.approx(
+            np.mean([res.metrics[f"{split}_acc_fr"], res.metrics[f"{split}_acc_de"]]))
+        assert res.metrics[f"{split}_acc_avg"] == pytest.approx(
+            np.mean([res.metrics[f"{split}_acc_{l}"] for l in ("en", "fr", "de")]))
     assert res.train.n_augmented == sum(len(v) for v in res.augmentation.examples.values()) > 0
     assert {"loss", "lr"} <= set(res.train.curves[0]) and any("selection_acc" in c for c in res.train.curves)
 
@@ -123,9 +124,50 @@ def test_callbacks_and_grad_accumulation(cfg):
     assert [e for e in events if e[0] == "eval"] and res.train.steps == 5
 
 
-def test_target_dev_model_selection(cfg):
-    res = run(replace(cfg, train=replace(cfg.train, model_selection="target-dev")))
-    assert res.train.best_step > 0
+@pytest.mark.parametrize("selection,langs", [("source-dev", [("dev", "en")]),
+                                             ("target-dev", [("dev", "fr"), ("dev", "de")])])
+def test_model_selection_uses_the_named_dev_sets(cfg, monkeypatch, selection, langs):
+    """The checkpoint is chosen on source dev (zero-shot) or on the target dev sets, and it is the best one."""
+    seen = []
+    real = salt.train._selection_accuracy
+
+    def spy(model, sets, *args):
+        seen.append([(es.split, es.lang) for es in sets])
+        return real(model, sets, *args)
+
+    monkeypatch.setattr(salt.train, "_selection_accuracy", spy)
+    res = run(replace(cfg, train=replace(cfg.train, model_selection=selection)))
+    assert seen and all(s == langs for s in seen)
+    evals = [c for c in res.train.curves if "selection_acc" in c]
+    best = max(evals, key=lambda c: c["selection_acc"])  # the first of the best, as the loop keeps it
+    assert res.train.best_step == best["step"] and len(evals) == 2
+
+
+def test_an_explicit_cache_dir_is_the_only_cache_used(cfg, tmp_path, monkeypatch):
+    """Nothing reads or builds models under $SALT_CACHE when the config names its cache (the proposing MLM
+    once came from $SALT_CACHE and was pretrained there again)."""
+    elsewhere = tmp_path / "salt-cache-env"
+    elsewhere.mkdir()
+    monkeypatch.setenv("SALT_CACHE", str(elsewhere))
+    res = run(replace(cfg, augment=replace(cfg.augment, top_k=7)))  # a new proposals cache entry
+    assert res.train.n_augmented > 0 and res.augmentation.forward_rows > 0
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_run_leaves_the_process_settings_as_it_found_them(cfg):
+    from transformers.utils import logging as hf_logging
+
+    torch.set_num_threads(2)
+    hf_logging.set_verbosity_warning()
+    run(replace(apply_arm(cfg, "baseline"), train=replace(cfg.train, threads=1)))
+    assert torch.get_num_threads() == 2 and hf_logging.get_verbosity() == hf_logging.WARNING
+
+
+def test_a_bad_config_made_in_python_fails_before_any_work(cfg):
+    from salt.config import ConfigError
+
+    with pytest.raises(ConfigError, match="augment.threshold: must be in \\[0, 1\\], got 2.0"):
+        run(replace(cfg, augment=replace(cfg.augment, threshold=2.0)))
 
 
 def test_errors_name_the_problem(cfg, monkeypatch):
@@ -158,7 +200,7 @@ def test_same_path_on_real_xnli_files_with_a_wordpiece_model(real_dir, wordpiece
 
 
 def test_length_grouped_batches_cover_the_epoch_once_with_less_padding():
-    from salt.train import _batches, length_grouped_batches
+    from salt.batching import chunks, length_grouped_batches
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 60, 1000)
@@ -171,7 +213,7 @@ def test_length_grouped_batches_cover_the_epoch_once_with_less_padding():
     def padded(batches):
         return sum(len(b) * lengths[b].max() for b in batches)
 
-    assert padded(grouped) < 0.8 * padded(list(_batches(order, 16)))
+    assert padded(grouped) < 0.8 * padded(list(chunks(order, 16)))
 
 
 def test_group_by_length_option_trains(cfg):

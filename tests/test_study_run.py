@@ -11,9 +11,10 @@ import pytest
 from net import free_port, wait_for_health
 import yaml
 
-from harness.runner import locate, open_study, run_study
+from harness.scheduler import run_study
+from harness.storage import load_revision, locate
 from harness.study import load_study
-from harness.tracking import load_predictions, load_runs
+from harness.tracking.readback import Reader
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,9 @@ def finished_children(spec):
 
 def test_grid_study_two_workers_then_resume_is_a_no_op(study_file):
     spec = load_study(study_file)
+    hidden = study_file.rename(study_file.with_suffix(".hidden"))  # workers run the stored study, not the file
     summary = run_study(spec, workers=2, progress=False)
+    hidden.rename(study_file)
     assert summary["cells"] == summary["complete"] == 10
     client, parents, children = finished_children(spec)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -61,14 +64,25 @@ def test_grid_study_two_workers_then_resume_is_a_no_op(study_file):
     assert sorted(r.data.tags["salt.cell"] for r in finished) == sorted(c.id for c in spec.cells())
     run = finished[0]
     assert {"test_acc_fr", "test_acc_de", "dev_acc_en", "test_acc_avg_targets"} <= set(run.data.metrics)
-    preds = load_predictions(locate(spec).tracking_uri, run.info.run_id)
+    reader = Reader(locate(spec).tracking_uri)
+    preds = reader.predictions(run.info.run_id)
     assert len(preds) == 6 * 30 and {"uid", "label", "pred"} <= set(preds.columns)
-    assert len(load_runs(locate(spec).tracking_uri, spec.name)) == 10
+    records = reader.trial_runs(spec.name, revision=spec.revision)
+    assert sorted(r.cell.id for r in records) == sorted(c.id for c in spec.cells())
+    assert all(r.cell == next(c for c in spec.cells() if c.id == r.cell.id) for r in records)  # typed, read back
+    # every trial carries its cell's params and the objective's name (what optuna-dashboard shows)
+    study, stored = load_revision(spec.name, locate(spec), spec.revision)
+    assert stored.to_dict() == spec.to_dict() and study.metric_names == ["dev_acc_avg_targets"]
+    by_cell = {c.id: c for c in spec.cells()}
+    for t in study.get_trials():
+        assert t.params == by_cell[t.user_attrs["cell"]].params()
+        assert t.value == next(r.metrics["dev_acc_avg_targets"] for r in records if r.cell.id == t.user_attrs["cell"])
+    assert {k for t in study.get_trials() for k in t.params} == {"arm", "augment.samples_per_lang", "seed"}
     # running it again changes nothing
     again = run_study(spec, workers=1, progress=False)
     assert again["complete"] == 10
     assert len(finished_children(spec)[2]) == 10
-    trials = open_study(spec, locate(spec)).get_trials()
+    trials = load_revision(spec.name, locate(spec))[0].get_trials()
     assert len(trials) == 10 and all(t.state.name == "COMPLETE" for t in trials)
     out = cli("status", str(study_file), "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["complete"] == 10
@@ -86,7 +100,7 @@ def test_interrupt_then_resume_runs_only_the_missing_cells(study_file):
             break
     proc.communicate(timeout=120)
     spec = load_study(study_file)
-    trials = open_study(spec, locate(spec)).get_trials()
+    trials = load_revision(spec.name, locate(spec))[0].get_trials()
     complete_before = {t.user_attrs["cell"] for t in trials if t.state.name == "COMPLETE"}
     # the second cell may have been caught between its MLflow run finishing and Optuna's tell:
     # then the retry reuses the recorded run instead of training (and logging) it again
@@ -98,7 +112,7 @@ def test_interrupt_then_resume_runs_only_the_missing_cells(study_file):
     assert sorted(r.data.tags["salt.cell"] for r in finished) == sorted(c.id for c in spec.cells())
     assert all(r.info.status in ("FINISHED", "KILLED", "FAILED") for r in children)  # none left RUNNING
     assert len(children) - len(finished) <= 1  # at most the one interrupted run, ended KILLED
-    trials = open_study(spec, locate(spec)).get_trials()
+    trials = load_revision(spec.name, locate(spec))[0].get_trials()
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     assert len(complete) == 10 and len({t.user_attrs["cell"] for t in complete}) == 10
 
@@ -131,8 +145,8 @@ def test_every_shipped_study_passes_smoke(name, salt_cache, tmp_path):
     path = Path(__file__).resolve().parents[1] / "studies" / f"{name}.yaml"
     out = cli("run", str(path), "--smoke", "--quiet", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert f"study {name}-smoke:" in out.stdout
-    done, total = out.stdout.split(":")[1].split("cells")[0].strip().split("/")
+    assert f"study {name}-smoke (revision " in out.stdout
+    done, total = out.stdout.split("): ")[1].split(" cells")[0].split("/")
     assert done == total and int(total) > 0
 
 
@@ -159,3 +173,36 @@ def test_a_failed_trial_ends_failed_with_its_error_and_the_study_goes_on(study_f
     finished = [r for r in children if r.info.status == "FINISHED"]
     assert len(finished) == 10 and len({r.data.tags["salt.cell"] for r in finished}) == 10
     assert sum(r.info.status == "FAILED" for r in children) == 4
+
+
+def test_a_changed_study_gets_new_cells_and_says_what_changed(study_file, tmp_path):
+    """The same name with changed settings never reuses or reports old runs as the new study's."""
+    spec = load_study(study_file)
+    one_seed = {**STUDY, "seeds": [0], "output": {"dir": str(tmp_path / "mlruns")}}
+    study_file.write_text(yaml.safe_dump(one_seed))
+    first = load_study(study_file)
+    assert cli("run", str(study_file), "--quiet").returncode == 0
+    changed = {**one_seed, "train": {**STUDY["train"], "epochs": 2}, "augment": {"threshold": 0.2}}
+    study_file.write_text(yaml.safe_dump(changed))
+    second = load_study(study_file)
+    assert (second.name, second.revision != first.revision) == (first.name, True)
+    out = cli("run", str(study_file), "--quiet")
+    assert out.returncode == 0, out.stderr[-2000:]
+    message = " ".join(out.stderr.split())
+    assert f"changed since revision {first.revision}" in message
+    assert "augment.threshold: 0.1 -> 0.2; train.epochs: 1.0 -> 2.0" in message
+    assert "5 of its 5 cells are new" in message and f"--revision {first.revision}" in message
+    reader = Reader(locate(spec).tracking_uri)
+    old = reader.trial_runs(spec.name, revision=first.revision)
+    new = reader.trial_runs(spec.name, revision=second.revision)
+    assert len(old) == len(new) == 5 and not {r.run_id for r in old} & {r.run_id for r in new}
+    assert {r.cell.id for r in new} == {c.id for c in second.cells()}
+    assert all(r.params["train.epochs"] == "2.0" and r.params["augment.threshold"] == "0.2"
+               for r in new if r.cell.arm != "baseline")
+    status = cli("status", str(study_file))
+    assert f"revision {second.revision}): 5/5 cells complete" in status.stdout and first.revision in status.stdout
+    # back to the first file: nothing trains, every run is the first revision's again
+    study_file.write_text(yaml.safe_dump(one_seed))
+    again = cli("run", str(study_file), "--quiet")
+    assert again.returncode == 0 and "changed since" not in again.stderr
+    assert len(reader.trial_runs(spec.name, status=None)) == 10

@@ -333,7 +333,7 @@ def test_pretraining_length_groups_are_full_shuffled_batches() -> None:
     """Pretraining batches positions with `drop_last`: every full batch once, in shuffled order."""
     import numpy as np
 
-    from salt.train import length_grouped_batches
+    from salt.batching import length_grouped_batches
 
     gen = torch.Generator().manual_seed(0)
     lengths = np.array([(7 * i) % 23 + 3 for i in range(1000)])

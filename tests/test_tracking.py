@@ -17,9 +17,13 @@ import pytest
 from net import free_port
 from mlflow import MlflowClient
 
-from harness import tracking
-from harness.tracking import (StudyTracker, TrackingError, default_tracking_uri, load_predictions, load_runs,
-                              owner_alive, param_str, prepare_store, result_metrics)
+from harness.liveness import Owner
+from harness.tracking import runs as tracking_runs
+from harness.tracking.readback import Reader
+from harness.tracking.results import result_metrics
+from harness.tracking.runs import StudyTracker
+from harness.tracking.store import TrackingError, default_tracking_uri, prepare_store
+from harness.tracking.tags import param_str
 
 # Heavy imports (salt.run pulls in torch) stay inside fixtures: spawned workers import this module.
 
@@ -112,31 +116,36 @@ def test_prepare_store_deleted_experiment_says_how_to_restore(store):
         prepare_store(store.uri, "doomed")
 
 
-def test_parent_is_created_once_and_resumed(store):
+def test_parent_is_created_once_per_revision_and_resumed(store):
     tracker = StudyTracker(store.uri, store.exp)
     resolved = {"name": store.study, "seeds": [0, 1]}
-    parent = tracker.parent_run(store.study, store.file, resolved, extra_tags={"salt.note": "x"})
-    assert tracker.parent_run(store.study, store.file, resolved) == parent
+    parent = tracker.parent_run(store.study, "rev1", resolved, store.file, "what it is for",
+                                extra_tags={"salt.note": "x"})
+    assert tracker.parent_run(store.study, "rev1", resolved, store.file) == parent
     client = MlflowClient(store.uri)
     run = client.get_run(parent)
-    assert run.info.status == "RUNNING"
+    assert run.info.status == "RUNNING" and run.info.run_name == f"{store.study} @rev1"
     assert run.data.tags["salt.role"] == "parent" and run.data.tags["salt.note"] == "x"
+    assert run.data.tags["salt.revision"] == "rev1" and run.data.tags["mlflow.note.content"] == "what it is for"
     assert run.data.tags["salt.version.mlflow"].startswith("3.")
     assert len(run.data.tags["salt.git_commit"]) in (40, len("unknown"))
     assert {a.path for a in client.list_artifacts(parent, "study")} == {"study/study.yaml",
                                                                          "study/resolved_study.json"}
-    assert json.loads(Path(client.download_artifacts(parent, "study/resolved_study.json", str(store.tmp)))
-                      .read_text()) == resolved
+    assert Reader(store.uri, store.exp).stored_study(store.study, "rev") == resolved
     tracker.finish_parent(parent)
     assert client.get_run(parent).info.status == "FINISHED"
-    assert StudyTracker(store.uri, store.exp).parent_run(store.study, store.file, resolved) == parent  # resume
+    assert StudyTracker(store.uri, store.exp).parent_run(store.study, "rev1", resolved) == parent  # resume
     assert client.get_run(parent).info.status == "RUNNING"
+    other = tracker.parent_run(store.study, "rev2", {"name": store.study, "seeds": [0]})
+    assert other != parent and [r.info.run_id for r in Reader(store.uri, store.exp).parents(store.study)] == [parent, other]
+    with pytest.raises(ValueError, match="ambiguous"):
+        Reader(store.uri, store.exp).stored_study(store.study, "rev")
 
 
 @pytest.mark.parametrize("locked", [True, False], ids=["sqlite-lock", "server-settle"])
 def test_parents_started_together_agree(store, locked, monkeypatch):
     """Workers starting at once get one parent: a file lock on SQLite, settle-and-keep-oldest on a server."""
-    monkeypatch.setattr(tracking, "PARENT_SETTLE_S", 1.0)
+    monkeypatch.setattr(tracking_runs, "PARENT_SETTLE_S", 1.0)
     trackers = [StudyTracker(store.uri, store.exp) for _ in range(4)]
     for t in trackers:
         t._db = t._db if locked else None  # as if the store were a tracking server
@@ -144,7 +153,7 @@ def test_parents_started_together_agree(store, locked, monkeypatch):
 
     def go(tracker):
         try:
-            ids.append(tracker.parent_run(store.study, store.file, {}))
+            ids.append(tracker.parent_run(store.study, "r", {}, store.file))
         except Exception as err:  # surfaced below
             errors.append(err)
 
@@ -158,20 +167,31 @@ def test_parents_started_together_agree(store, locked, monkeypatch):
     assert [r.info.run_id for r in live] == ids[:1]
 
 
+def _cell(arm="salt", seed=3):
+    from harness.records import Cell
+
+    return Cell(arm, (("augment.threshold", 0.4),), seed, "ab" * 32)
+
+
 def test_trial_round_trip(store, run_result):
+    from salt.config import flatten
+
     tracker = StudyTracker(store.uri, store.exp)
-    parent = tracker.parent_run(store.study, store.file, {})
-    run_id = tracker.start_trial(parent, "salt-t0.4", run_result.config, {"arm": "salt", "seed": 3, "trial": 7})
+    parent = tracker.parent_run(store.study, "r1", {}, store.file)
+    cell = _cell()
+    run_id = tracker.start_trial(parent, cell.label, cell.run_params(run_result.config), {**cell.tags(), "trial": 7},
+                                 revision="r1")
     tracker.log_result(run_id, run_result, render=lambda ids: [f"tok{i}" for i in ids])
 
     client = MlflowClient(store.uri)
     run = client.get_run(run_id)
-    assert run.info.status == "FINISHED" and run.info.run_name == "salt-t0.4"
+    assert run.info.status == "FINISHED" and run.info.run_name == "salt threshold=0.4 s3"
     tags = run.data.tags
-    assert tags["mlflow.parentRunId"] == parent and tags["salt.role"] == "trial" and tags["salt.cell"] == "salt-t0.4"
-    assert (tags["salt.arm"], tags["salt.seed"], tags["salt.trial"], tags["salt.study"]) == ("salt", "3", "7", store.study)
+    assert tags["mlflow.parentRunId"] == parent and tags["salt.role"] == "trial" and tags["salt.cell"] == cell.id
+    assert (tags["salt.trial"], tags["salt.study"], tags["salt.member.r1"]) == ("7", store.study, "1")
     assert tags["salt.pid"] == str(os.getpid())
     params = run.data.params
+    assert params["arm"] == "salt" and len(params) == len(flatten(run_result.config)) + 1
     assert params["augment.threshold"] == "0.4" and params["seed"] == "3"
     assert params["target_langs"] == '["fr", "de"]' and params["cache_dir"] == "None"
     expected = result_metrics(run_result)
@@ -190,19 +210,22 @@ def test_trial_round_trip(store, run_result):
     assert len(sample) == 40 and {s["lang"] for s in sample} == {"fr", "de"}
     assert sample[0]["aug_ids"] == [2, 10, 11, 12, 3] and sample[0]["substitutes"] == ["tok10", "tok12"]
 
-    pd.testing.assert_frame_equal(load_predictions(store.uri, run_id), run_result.train.predictions)
-    frame = load_runs(store.uri, store.study)
-    assert list(frame.run_id) == [run_id]
-    row = frame.iloc[0]
-    assert row["params.augment.threshold"] == "0.4" and row["tags.salt.arm"] == "salt"
-    assert row["metrics.test_acc_avg"] == pytest.approx(run_result.metrics["test_acc_avg"])
-    assert load_runs(store.uri, "no-such-study").empty
+    reader = Reader(store.uri, store.exp)
+    pd.testing.assert_frame_equal(reader.predictions(run_id), run_result.train.predictions)
+    [back] = reader.trial_runs(store.study, revision="r1")
+    assert back.run_id == run_id and back.cell == cell and back.owner == Owner.current()
+    assert back.metrics["test_acc_avg"] == pytest.approx(run_result.metrics["test_acc_avg"])
+    assert reader.finished_run(store.study, cell.id, "test_acc_avg").run_id == run_id
+    assert reader.finished_run(store.study, cell.id, "no_such_metric") is None
+    assert reader.trial_runs(store.study, revision="r2") == [] and reader.trial_runs("no-such-study") == []
+    tracker.add_to_revision(run_id, "r2")  # a later revision reuses the run
+    assert [r.run_id for r in reader.trial_runs(store.study, revision="r2")] == [run_id]
 
 
 def test_params_are_truncated_and_batched(store):
     tracker = StudyTracker(store.uri, store.exp)
-    parent = tracker.parent_run(store.study, store.file, {})
-    params = {"long": "x" * 7000, "nested": {f"k{i}": i for i in range(250)}}
+    parent = tracker.parent_run(store.study, "r", {}, store.file)
+    params = {"long": "x" * 7000, **{f"nested.k{i}": i for i in range(250)}}
     run_id = tracker.start_trial(parent, "c", params, {})
     stored = MlflowClient(store.uri).get_run(run_id).data.params
     assert len(stored) == 251 and stored["nested.k249"] == "249"
@@ -212,9 +235,9 @@ def test_params_are_truncated_and_batched(store):
 
 def test_fail_trial_and_trial_runs(store):
     tracker = StudyTracker(store.uri, store.exp)
-    parent = tracker.parent_run(store.study, store.file, {})
-    ok = tracker.start_trial(parent, "a", {"x": 1}, {"arm": "baseline", "seed": 0})
-    bad = tracker.start_trial(parent, "b", {"x": 2}, {"arm": "salt", "seed": 1, "optuna.trial": 5})
+    parent = tracker.parent_run(store.study, "r", {}, store.file)
+    ok = tracker.start_trial(parent, "a", {"x": 1}, _cell("baseline", 0).tags())
+    bad = tracker.start_trial(parent, "b", {"x": 2}, {**_cell("salt", 1).tags(), "trial": 5})
     error = "Traceback ...\nTrainingDiverged: loss became nan" + "!" * 6000
     tracker.fail_trial(bad, error)
     client = MlflowClient(store.uri)
@@ -222,18 +245,19 @@ def test_fail_trial_and_trial_runs(store):
     assert run.info.status == "FAILED" and len(run.data.tags["salt.error"]) == 5000
     assert run.data.tags["salt.error"].startswith("Traceback")
     assert Path(client.download_artifacts(bad, "error.txt", str(store.tmp))).read_text() == error
-    runs = tracker.trial_runs(parent).set_index("cell")
-    assert runs.loc["a", "status"] == "RUNNING" and runs.loc["b", "status"] == "FAILED"
-    assert (runs.loc["a", "arm"], runs.loc["b", "seed"], runs.loc["a", "run_id"]) == ("baseline", "1", ok)
-    assert runs.loc["b", "trial"] == "5" and pd.isna(runs.loc["a", "trial"])
-    assert pd.isna(runs.loc["a", "end_time"]) and not pd.isna(runs.loc["b", "end_time"])
+    runs = {r.name: r for r in Reader(store.uri, store.exp).trial_runs(store.study, status=None, parent=parent)}
+    assert runs["a"].status == "RUNNING" and runs["b"].status == "FAILED" and runs["a"].run_id == ok
+    assert (runs["a"].cell.arm, runs["b"].cell.seed) == ("baseline", 1) and runs["b"].error.startswith("Traceback")
+    assert runs["b"].tags["salt.trial"] == "5" and "salt.trial" not in runs["a"].tags
+    assert pd.isna(runs["a"].end_time) and not pd.isna(runs["b"].end_time)
+    assert Reader(store.uri, store.exp).trial_runs(store.study) == []  # none FINISHED
     with pytest.raises(ValueError):
         tracker.fail_trial(ok, "x", status="FINISHED")
 
 
 def test_end_stale_runs_kills_only_dead_owners(store):
     tracker = StudyTracker(store.uri, store.exp)
-    parent = tracker.parent_run(store.study, store.file, {})
+    parent = tracker.parent_run(store.study, "r", {}, store.file)
     live = tracker.start_trial(parent, "live", {}, {})
     dead = tracker.start_trial(parent, "dead", {}, {})
     elsewhere = tracker.start_trial(parent, "elsewhere", {}, {})
@@ -242,18 +266,22 @@ def test_end_stale_runs_kills_only_dead_owners(store):
     client.set_tag(dead, "salt.pid", gone.stdout.strip())
     client.set_tag(elsewhere, "salt.host", "another-machine")
     client.set_tag(elsewhere, "salt.pid", gone.stdout.strip())
-    assert tracker.end_stale_runs(parent, reason="worker died") == [dead]
+    assert tracker.end_stale_runs(store.study, reason="worker died") == [dead]
     run = client.get_run(dead)
     assert run.info.status == "KILLED" and run.data.tags["salt.error"] == "worker died"
     assert client.get_run(live).info.status == "RUNNING" and client.get_run(elsewhere).info.status == "RUNNING"
-    assert tracker.end_stale_runs(parent, is_alive=lambda info: info["cell"] != "live", reason="x") == [live]
+    assert tracker.end_stale_runs(store.study, is_alive=lambda owner: owner.host == "another-machine",
+                                  reason="x") == [live]
 
 
-def test_owner_alive_detects_a_reused_pid():
-    me = {"host": socket.gethostname(), "pid": os.getpid()}
-    assert owner_alive(me) and owner_alive({**me, "host": "elsewhere", "pid": 1 << 30})
+def test_one_liveness_rule_for_trials_and_runs():
+    me = Owner.current()
+    assert me.alive() and Owner("elsewhere", 1 << 30).alive() and Owner(me.host, None).alive()
+    assert Owner.from_strings(me.as_strings()) == me  # what trials (user attrs) and runs (tags) store
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert not Owner(me.host, int(gone.stdout)).alive()
     if Path("/proc/self/stat").exists():
-        assert not owner_alive({**me, "pid_start": "1"})
+        assert not Owner(me.host, os.getpid(), "1").alive()  # the pid now belongs to another process
 
 
 # ---- concurrency: 8 spawned processes write trials at once into one prepared store
@@ -271,7 +299,8 @@ def _worker(uri: str, exp: str, parent: str, seed: int, barrier, out) -> None:
     try:
         tracker = StudyTracker(uri, exp)
         barrier.wait(timeout=120)  # every worker has imported and connected: now write together
-        run_id = tracker.start_trial(parent, f"cell-{seed}", {"seed": seed, "train": {"lr": 1e-3}}, {"seed": seed})
+        run_id = tracker.start_trial(parent, f"cell-{seed}", {"seed": seed, "train.lr": 1e-3}, {"seed": seed},
+                                     revision="r")
         tracker.log_result(run_id, _light_result(seed))
         out.put((seed, run_id, None))
     except Exception as err:
@@ -279,7 +308,7 @@ def _worker(uri: str, exp: str, parent: str, seed: int, barrier, out) -> None:
 
 
 def test_eight_processes_log_trials_concurrently(store):
-    parent = StudyTracker(store.uri, store.exp).parent_run(store.study, store.file, {})
+    parent = StudyTracker(store.uri, store.exp).parent_run(store.study, "r", {}, store.file)
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(8), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(store.uri, store.exp, parent, seed, barrier, out)) for seed in range(8)]
@@ -289,10 +318,10 @@ def test_eight_processes_log_trials_concurrently(store):
     for p in procs:
         p.join(timeout=60)
     assert [r for r in results if r[2]] == []
-    frame = load_runs(store.uri, store.study)
-    assert len(frame) == 8 and set(frame["tags.mlflow.parentRunId"]) == {parent}
-    by_seed = frame.set_index(frame["params.seed"].astype(int))
+    reader = Reader(store.uri, store.exp)
+    runs = reader.trial_runs(store.study, revision="r")
+    assert len(runs) == 8 and {r.parent_id for r in runs} == {parent}
+    by_seed = {int(r.params["seed"]): r for r in runs}
     for seed, run_id, _ in results:
-        assert by_seed.loc[seed, "run_id"] == run_id
-        assert by_seed.loc[seed, "metrics.seed"] == seed
-        pd.testing.assert_frame_equal(load_predictions(store.uri, run_id), _predictions(seed))
+        assert by_seed[seed].run_id == run_id and by_seed[seed].metrics["seed"] == seed
+        pd.testing.assert_frame_equal(reader.predictions(run_id), _predictions(seed))

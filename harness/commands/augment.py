@@ -2,59 +2,53 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from salt.config import AugmentConfig, RunConfig, TrainConfig
+from harness.commands.settings import add_setting_flags, apply_flags
+from salt.config import RunConfig, build_config
+from salt.data.tasks import TASKS, get_task
+
+FLAGS = {"--mode": "augment.mode", "--unit": "augment.unit", "--threshold": "augment.threshold",
+         "--max-ratio": "augment.max_ratio", "--copies": "augment.copies", "--synonyms": "augment.synonyms",
+         "--synonym-threshold": "augment.synonym_threshold", "--substitution": "augment.substitution",
+         "--samples": "augment.samples_per_lang", "--selection": "augment.selection",
+         "--max-source": "augment.max_source_examples", "--seed": "seed", "--world": "world",
+         "--model": "model", "--source-lang": "source_lang"}
+PREVIEW = {"augment.max_source_examples": 500}  # a preview augments the first 500 source examples
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("augment", help="preview self-augmentation for one target language")
-    p.add_argument("--task", default="synthetic-nli", choices=["xnli", "pawsx", "synthetic-nli", "synthetic-paraphrase"])
-    p.add_argument("--data-dir", help="local directory with the released files (xnli/pawsx); default: the hub")
-    p.add_argument("--model", default="synthetic:default", help="hub id, local directory or synthetic:<preset>")
-    p.add_argument("--world", default="default", help="synthetic world preset")
-    p.add_argument("--source-lang", default="en")
+    p.add_argument("--task", default="synthetic-nli", choices=list(TASKS))
+    p.add_argument("--data-dir", help="local directory with the released files (real tasks); default: the hub")
     p.add_argument("--lang", required=True, help="target language to preview")
-    d = AugmentConfig()
-    p.add_argument("--mode", choices=["visible", "masked"], default=d.mode)
-    p.add_argument("--unit", choices=["word", "piece"], default=d.unit)
-    p.add_argument("--threshold", type=float, default=d.threshold)
-    p.add_argument("--max-ratio", type=float, default=d.max_ratio)
-    p.add_argument("--copies", type=int, default=d.copies)
-    p.add_argument("--synonyms", action="store_true")
-    p.add_argument("--synonym-threshold", type=float, default=d.synonym_threshold)
-    p.add_argument("--substitution", choices=["mlm", "random"], default=d.substitution)
-    p.add_argument("--samples", type=int, default=None, help="N augmented examples kept (default all)")
-    p.add_argument("--selection", choices=["confidence", "random"], default=d.selection)
-    p.add_argument("--max-source", type=int, default=500, help="source examples augmented for the preview")
-    p.add_argument("--show", type=int, default=5, help="examples printed")
-    p.add_argument("--seed", type=int, default=0)
+    add_setting_flags(p, FLAGS, _defaults())
+    p.add_argument("--show", type=int, default=5, help="examples printed (default 5)")
     p.add_argument("--json", action="store_true", help="statistics only, as JSON")
     p.set_defaults(func=augment_cmd)
+
+
+def _defaults() -> RunConfig:
+    return build_config(RunConfig(), PREVIEW)
 
 
 def augment_cmd(args) -> int:
     from salt.encode import encode
     from salt.models import load_tokenizer, pick_device
-    from salt.run import cache_root, load_data
+    from salt.run import cache_root, load_data, self_augment
 
-    if args.max_source <= 0 or args.show < 0 or args.copies < 1:
-        raise ValueError("--max-source and --copies must be >= 1, --show >= 0")
-    cfg = RunConfig(
-        task=args.task, data_source="synthetic" if args.task.startswith("synthetic-") else
-        ("local" if args.data_dir else "hub"), data_dir=args.data_dir, model=args.model, world=args.world,
-        source_lang=args.source_lang, target_langs=(args.lang,), seed=args.seed, train=TrainConfig(),
-        augment=AugmentConfig(mode=args.mode, unit=args.unit, threshold=args.threshold, max_ratio=args.max_ratio,
-                              copies=args.copies, synonyms=args.synonyms, synonym_threshold=args.synonym_threshold,
-                              substitution=args.substitution, samples_per_lang=args.samples,
-                              selection=args.selection, max_source_examples=args.max_source))
-    from salt.run import self_augment
-
+    if args.show < 0:
+        raise ValueError(f"--show must be >= 0, got {args.show}")
+    task = get_task(args.task)
+    base = build_config(_defaults(), {"task": task.name, "data_dir": args.data_dir,
+                                      "data_source": "local" if args.data_dir else task.sources[0]})
+    cfg = apply_flags(base, args, FLAGS)
+    if args.model is None:  # the synthetic world's model for the chosen world
+        cfg = replace(cfg, model=f"synthetic:{cfg.world}")
+    cfg = _with_target(cfg, args.lang)
     data, texts, lexicon = load_data(cfg)
-    if args.lang not in data.spec.languages or args.lang == args.source_lang:
-        raise ValueError(f"--lang {args.lang!r}: choose a target language of {args.task}: "
-                         + ", ".join(l for l in data.spec.languages if l != args.source_lang))
     tokenizer = load_tokenizer(cfg.model, str(cache_root(cfg)))
-    examples = data.get("train", cfg.source_lang)[:args.max_source]
+    examples = data.get("train", cfg.source_lang)[:cfg.augment.max_source_examples]
     source = encode(tokenizer, examples, cfg.train.max_seq_len)
     result = self_augment(cfg, tokenizer, source, texts, lexicon, [args.lang], pick_device("auto"), progress=True)
     stats = result.stats[args.lang]
@@ -63,12 +57,20 @@ def augment_cmd(args) -> int:
         return 0
     gold = (lexicon or {}).get(args.lang)
     for ex in result.examples[args.lang][:args.show]:
-        print(side_by_side(tokenizer, source.input_ids[ex.source_index], ex, args.source_lang, gold))
+        print(side_by_side(tokenizer, source.input_ids[ex.source_index], ex, cfg.source_lang, gold))
         print()
     print(f"statistics ({args.lang}, {int(stats['n_source'])} source examples):")
     for key, value in stats.items():
         print(f"  {key:20s} {value:.3f}" if isinstance(value, float) and not key.startswith("n_") else f"  {key:20s} {int(value)}")
     return 0
+
+
+def _with_target(cfg: RunConfig, lang: str) -> RunConfig:
+    langs = get_task(cfg.task).languages(cfg.world)
+    if lang not in langs or lang == cfg.source_lang:
+        raise ValueError(f"--lang {lang!r}: choose a target language of {cfg.task}: "
+                         + ", ".join(l for l in langs if l != cfg.source_lang))
+    return replace(cfg, target_langs=(lang,))
 
 
 def side_by_side(tokenizer, src_ids, ex, source_lang: str, gold: dict[str, str] | None) -> str:

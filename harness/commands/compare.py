@@ -11,18 +11,23 @@ from dataclasses import replace
 
 import numpy as np
 
-from harness.overrides import apply_overrides
+from harness.commands.settings import apply_assignments
+from salt.arms import ARMS
+from salt.data.tasks import TASKS
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="train each arm for each seed and print per-language accuracy")
-    p.add_argument("--task", default="synthetic-nli")
-    p.add_argument("--model", default=None, help="default: synthetic:<world> for synthetic tasks")
-    p.add_argument("--world", default="default")
-    p.add_argument("--data-dir", help="local directory with the released files (xnli/pawsx)")
-    p.add_argument("--arms", nargs="+", default=["baseline", "salt", "random-substitution"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--split", default="test", choices=["dev", "test"])
+    p.add_argument("--task", default="synthetic-nli", choices=list(TASKS))
+    p.add_argument("--model", default=None, help="default: synthetic:<world> for synthetic tasks, "
+                   "bert-base-multilingual-cased otherwise")
+    p.add_argument("--world", default="default", help="synthetic world preset (default: default)")
+    p.add_argument("--data-dir", help="local directory with the released files (real tasks); default: the hub")
+    p.add_argument("--arms", nargs="+", default=["baseline", "salt", "random-substitution"], choices=list(ARMS),
+                   metavar="ARM", help=f"arms to train, from: {', '.join(ARMS)} (default: baseline salt "
+                   "random-substitution)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="default: 0 1 2")
+    p.add_argument("--split", default="test", choices=["dev", "test"], help="split printed (default test)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="any RunConfig setting, e.g. augment.threshold=0.5 or train.epochs=2 (repeatable)")
     p.add_argument("--json", help="also write all results to this JSON file")
@@ -30,34 +35,34 @@ def add_parser(sub) -> None:
 
 
 def compare_cmd(args) -> int:
-    from salt.arms import apply_arm
-    from salt.config import RunConfig
-    from salt.run import run
+    from salt.arms import apply_arm, get_arm
+    from salt.config import RunConfig, build_config
+    from salt.data.tasks import get_task
     from salt.presets import synthetic_defaults
+    from salt.run import run
 
-    synthetic = args.task.startswith("synthetic-")
-    base = RunConfig(task=args.task, data_source="synthetic" if synthetic else ("local" if args.data_dir else "hub"),
-                     data_dir=args.data_dir, world=args.world,
-                     model=args.model or (f"synthetic:{args.world}" if synthetic else "bert-base-multilingual-cased"))
-    if synthetic:
+    task = get_task(args.task)
+    base = build_config(RunConfig(), {
+        "task": task.name, "world": args.world, "data_dir": args.data_dir,
+        "data_source": "local" if args.data_dir else task.sources[0],
+        "model": args.model or (f"synthetic:{args.world}" if task.synthetic else "bert-base-multilingual-cased")})
+    if task.synthetic:
         base = synthetic_defaults(base)
-    base = apply_overrides(base, args.overrides)
-    for arm in args.arms:
-        apply_arm(base, arm)  # fail on a bad arm name before any training
+    base = apply_assignments(base, args.overrides)
     results = defaultdict(list)
-    aug_stats = {}
+    aug_stats, aug_arm = {}, None
     for seed in args.seeds:
         for arm in args.arms:
             cfg = replace(apply_arm(base, arm), seed=seed)
             res = run(cfg, progress=sys.stderr.isatty())
             results[arm].append(res.metrics)
-            if arm == "salt" and res.augmentation and seed == args.seeds[0]:
-                aug_stats = res.augmentation.stats
+            if aug_arm in (None, arm) and get_arm(arm).augments and res.augmentation and seed == args.seeds[0]:
+                aug_stats, aug_arm = res.augmentation.stats, arm
             avg = res.metrics.get(f"{args.split}_acc_avg_targets", float("nan"))
             print(f"seed {seed} {arm:20s} {args.split} target avg {avg:.3f}  ({res.seconds:.0f} s)", flush=True)
     print(format_table(results, args.split))
     if aug_stats:
-        print("\naugmentation (salt arm, first seed):")
+        print(f"\naugmentation ({aug_arm} arm, first seed):")
         keys = [k for k in ("substitution_rate", "mean_confidence", "top1_precision", "precision", "coverage",
                             "selected_precision", "n_selected") if k in next(iter(aug_stats.values()))]
         print("lang  " + "  ".join(f"{k:>18s}" for k in keys))

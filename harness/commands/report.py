@@ -31,9 +31,11 @@ def add_parser(sub) -> None:
     p.add_argument("--correction", choices=CORRECTIONS, default="holm", help="across target languages")
     p.add_argument("--split", choices=["test", "dev"], default="test")
     p.add_argument("--compare", nargs=2, action="append", metavar=("ARM_A", "ARM_B"),
-                   help="compare A with B (repeatable); `arm:setting` fixes a setting, e.g. "
-                        "salt:samples_per_lang=500. Default: every arm vs baseline, salt vs its controls")
+                   help="compare A with B (repeatable); `arm:setting=value` fixes a setting, e.g. "
+                        "salt:samples_per_lang=500. Default: every arm vs the baseline, each arm vs its controls")
     p.add_argument("--resamples", type=int, default=9999, help="bootstrap / permutation resamples")
+    p.add_argument("--revision", help="an earlier revision of the study (a prefix of its id; `status` lists them); "
+                   "default: the study file as it is now")
     p.add_argument("--smoke", action="store_true", help="report the study's --smoke run")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the study's store)")
     p.add_argument("--no-plots", action="store_true")
@@ -45,18 +47,26 @@ def report_cmd(args) -> int:
     from harness.report.analysis import Options
     from harness.report.build import build_report, log_to_mlflow, render, write_report
     from harness.report.collect import study_runs
-    from harness.runner import locate, prepare_spec
+    from harness.storage import locate
+    from harness.study import StudySpec, prepare_spec
+    from harness.tracking.readback import Reader
+    from salt.data.tasks import get_task
 
     if args.resamples < 99:
         raise ValueError(f"--resamples must be at least 99, got {args.resamples}")
-    spec = prepare_spec(args.study, smoke=args.smoke)
+    spec = prepare_spec(args.study, smoke=args.smoke, check=False)
     uri = locate(spec, tracking_uri=args.tracking_uri).tracking_uri
-    runs = study_runs(uri, spec.name)
+    if args.revision:
+        spec = StudySpec.from_dict(Reader(uri).stored_study(spec.name, args.revision))
+    runs = study_runs(uri, spec.name, spec.revision)
     options = Options(split=args.split, test=args.test, alpha=args.alpha, correction=args.correction,
                       n_resamples=args.resamples)
+    base = spec.base
+    targets = base.target_langs or tuple(l for l in get_task(base.task).languages(base.world) if l != base.source_lang)
     expected = len(spec.cells()) if spec.sampler.type == "grid" else None
-    report = build_report(runs, spec.name, options, [tuple(c) for c in args.compare or []] or None, uri,
-                          arms=list(spec.arms), expected_runs=expected)
+    report = build_report(runs, spec.name, spec.revision, [base.source_lang, *targets], base.source_lang, options,
+                          [tuple(c) for c in args.compare or []] or None, uri, arms=list(spec.arms),
+                          expected_runs=expected, axes=spec.axes)
     out = args.out or Path("reports") / spec.name
     formats = (args.format,) if args.format else FORMATS
     paths = write_report(report, out, formats, plots=not args.no_plots)

@@ -1,4 +1,4 @@
-"""`salt-harness run | validate | status | ui`: the study commands."""
+"""`salt-harness run | worker | validate | status | ui`: the study commands."""
 from __future__ import annotations
 
 import json
@@ -19,20 +19,22 @@ def add_parser(sub) -> None:
     run.set_defaults(func=run_cmd)
 
     wk = sub.add_parser("worker", help="join a study created by `run` (any machine; shared storage)")
-    wk.add_argument("study", type=Path)
+    wk.add_argument("study", type=Path, help="the study file (names the study; workers run the stored revision)")
     wk.add_argument("--storage", required=True, help="the study's Optuna storage URL (e.g. postgresql://...)")
     wk.add_argument("--tracking-uri", required=True, help="the MLflow tracking URI (e.g. http://mlflow-host:5000)")
+    wk.add_argument("--revision", help="the revision to work on (default: the latest that `run` created)")
     wk.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
     wk.add_argument("--quiet", action="store_true")
-    wk.set_defaults(func=worker_cmd, smoke=False)
+    wk.set_defaults(func=worker_cmd)
 
-    val = sub.add_parser("validate", help="check study files; nothing runs, nothing is written")
+    val = sub.add_parser("validate", help="check study files, their model and objective; nothing runs or is written")
     val.add_argument("studies", type=Path, nargs="+")
     val.set_defaults(func=validate_cmd)
 
-    st = sub.add_parser("status", help="cells by state, per arm")
+    st = sub.add_parser("status", help="cells by state, per arm, of the study's current (or a given) revision")
     st.add_argument("study", type=Path)
     st.add_argument("--storage")
+    st.add_argument("--revision", help="an earlier revision (a prefix of its id): see `status` for the list")
     st.add_argument("--smoke", action="store_true")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=status_cmd)
@@ -45,24 +47,33 @@ def add_parser(sub) -> None:
     ui.set_defaults(func=ui_cmd)
 
 
-def run_cmd(args) -> int:
-    from harness.runner import format_summary, prepare_spec, run_study
+def _workers(n: int) -> int:
+    if n < 1:
+        raise ValueError(f"--workers must be at least 1, got {n}")
+    return n
 
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+
+def run_cmd(args) -> int:
+    from harness.scheduler import run_study
+    from harness.study import prepare_spec
+    from harness.summary import format_summary
+
+    workers = _workers(args.workers)
     spec = prepare_spec(args.study, args.smoke)
-    summary = run_study(spec, args.workers, args.storage, args.tracking_uri, progress=not args.quiet, smoke=args.smoke)
+    summary = run_study(spec, workers, args.storage, args.tracking_uri, progress=not args.quiet)
     print(format_summary(summary))
     return exit_code(summary)
 
 
 def worker_cmd(args) -> int:
-    from harness.runner import format_summary, prepare_spec, run_study
+    from harness.scheduler import run_study
+    from harness.study import prepare_spec
+    from harness.summary import format_summary
 
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    spec = prepare_spec(args.study)
-    summary = run_study(spec, args.workers, args.storage, args.tracking_uri, progress=not args.quiet, create=False)
+    workers = _workers(args.workers)
+    spec = prepare_spec(args.study, check=False)  # names the study; the stored revision is what runs
+    summary = run_study(spec, workers, args.storage, args.tracking_uri, progress=not args.quiet, create=False,
+                        revision=args.revision)
     print(format_summary(summary))
     return exit_code(summary)
 
@@ -74,49 +85,66 @@ def exit_code(summary: dict) -> int:
 
 
 def validate_cmd(args) -> int:
-    from harness.study import load_study
+    from harness.study import StudyError, prepare_spec
 
     failed = 0
     for path in args.studies:
         try:
-            spec = load_study(path)
-        except ValueError as err:
+            spec = prepare_spec(path)
+        except StudyError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
         if spec.sampler.type == "grid":
             n = len(spec.cells())
-            print(f"{path}: ok: study {spec.name!r}, {n} cells ({len(spec.arms)} arms, "
+            print(f"{path}: ok: study {spec.name!r} revision {spec.revision}, {n} cells ({len(spec.arms)} arms, "
                   f"{len(spec.axes)} axes, {len(spec.seeds)} seeds), task {spec.base.task}, model {spec.base.model}")
         else:
-            print(f"{path}: ok: study {spec.name!r}, TPE over {len(spec.axes)} axes, {spec.sampler.n_trials} trials")
+            print(f"{path}: ok: study {spec.name!r} revision {spec.revision}, TPE over {len(spec.axes)} axes, "
+                  f"{spec.sampler.n_trials} trials")
     return 2 if failed else 0
 
 
 def status_cmd(args) -> int:
-    import optuna
+    from harness.storage import find_revision, load_revision, locate, open_storage, revisions
+    from harness.study import prepare_spec
+    from harness.summary import format_summary, summarize
 
-    from harness.runner import format_summary, locate, open_storage, prepare_spec, summarize
-
-    spec = prepare_spec(args.study, args.smoke)
+    spec = prepare_spec(args.study, args.smoke, check=False)
     loc = locate(spec, args.storage)
-    if loc.storage.startswith("journal:") and not Path(loc.storage[len("journal:"):]).exists():
-        print(f"study {spec.name!r} has not been run yet (no journal at {loc.storage[len('journal:'):]})")
+    if loc.journal is not None and not loc.journal.exists():
+        print(f"study {spec.name!r} has not been run yet (no journal at {loc.journal})")
         return 1
-    try:
-        study = optuna.load_study(study_name=spec.name, storage=open_storage(loc.storage))
-    except KeyError:
+    known = revisions(spec.name, open_storage(loc.storage))
+    if not known:
         print(f"study {spec.name!r} has not been run yet (storage {loc.storage})")
         return 1
-    summary = summarize(spec, study)
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    wanted = find_revision(spec.name, open_storage(loc.storage), args.revision).revision if args.revision \
+        else spec.revision
+    if wanted not in {r.revision for r in known}:
+        print(f"revision {spec.revision} of study {spec.name!r} (the file as it is now) has not been run yet; "
+              "earlier revisions: " + ", ".join(f"{r.revision} ({r.created})" for r in known)
+              + f". Run it, or pass --revision.")
+        return 1
+    study, stored = load_revision(spec.name, loc, wanted)
+    summary = summarize(stored, study)
+    others = [r for r in known if r.revision != wanted]
+    summary["other_revisions"] = [{"revision": r.revision, "created": r.created, "trials": r.n_trials} for r in others]
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(format_summary(summary))
+    if others:
+        print("other revisions in this store (`--revision REV`): "
+              + ", ".join(f"{r.revision} ({r.created}, {r.n_trials} trials)" for r in others))
     return 0
 
 
 def ui_cmd(args) -> int:
-    from harness.runner import locate, prepare_spec
+    from harness.storage import locate
+    from harness.study import prepare_spec
 
-    loc = locate(prepare_spec(args.study), tracking_uri=args.tracking_uri)
+    loc = locate(prepare_spec(args.study, check=False), tracking_uri=args.tracking_uri)
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", loc.tracking_uri,
            "--host", args.host, "--port", str(args.port)]
     print(f"MLflow UI for study {args.study} at http://{args.host}:{args.port} (store {loc.tracking_uri})", flush=True)

@@ -12,6 +12,7 @@ from harness.report import collect, tables
 from harness.report.analysis import ComparisonTable, Options, analyse
 from harness.report.comparisons import Comparison, default_comparisons, pairs
 from harness.report.curves import has_samples_axis, sample_curves
+from harness.tracking.readback import Reader, TrialRun
 
 log = logging.getLogger(__name__)
 FORMATS = ("md", "latex", "csv")
@@ -20,6 +21,7 @@ FORMATS = ("md", "latex", "csv")
 @dataclass
 class Report:
     study: str
+    revision: str
     tracking_uri: str
     options: Options
     n_runs: int
@@ -34,41 +36,44 @@ class Report:
     files: list[Path] = field(default_factory=list)
 
 
-def build_report(runs: pd.DataFrame, study: str, options: Options | None = None,
-                 compare: list[tuple[str, str]] | None = None, tracking_uri: str = "",
-                 predictions=None, arms: list[str] | None = None, expected_runs: int | None = None) -> Report:
-    """Every comparison table and the sample-count curves from `load_runs` output (or any frame like it).
+def build_report(runs: list[TrialRun], study: str, revision: str, languages: list[str], source: str | None,
+                 options: Options | None = None, compare: list[tuple[str, str]] | None = None,
+                 tracking_uri: str = "", predictions=None, arms: list[str] | None = None,
+                 expected_runs: int | None = None, axes: dict | None = None) -> Report:
+    """Every comparison table and the sample-count curves of one study revision's runs.
 
-    `compare`: pairs of arms (`arm` or `arm:setting`); default `comparisons.default_comparisons`, over `arms`
-    (the study's declared arms, so an arm with no finished run still gets its table, saying so).
-    `predictions`: run id -> predictions frame, needed by example-level tests (default: read from MLflow).
+    `languages`: the study's languages, source first (the table's row order). `compare`: pairs of arms
+    (`arm` or `arm:setting=value`); default `comparisons.default_comparisons`, over `arms` (the study's declared
+    arms, so an arm with no finished run still gets its table, saying so). `predictions`: run id ->
+    predictions frame, needed by example-level tests (default: read from MLflow). `axes`: the study's axes,
+    whose declared value order orders the tables.
     """
     opts = options or Options()
-    scores = collect.scores(runs, opts.split)
-    rows = collect.row_order(scores, runs, opts.split)
-    source = collect.source_language(runs)
+    scores = collect.scores(runs, languages, opts.split, axes)
+    typed = collect.settings_by_label(runs)
+    rows = collect.row_order(scores, languages)
     if compare:
-        comps: list[Comparison] = [c for a, b in compare for c in pairs(scores, a, b)]
+        comps: list[Comparison] = [c for a, b in compare for c in pairs(scores, typed, a, b)]
     else:
-        comps = default_comparisons(scores, arms)
+        comps = default_comparisons(scores, typed, arms)
     if opts.example_level and predictions is None:
         if not tracking_uri:
             raise ValueError(f"--test {opts.test} reads per-example predictions from MLflow: give a tracking URI")
         predictions = _predictions_reader(tracking_uri)
     built = [analyse(c, scores, rows, source, opts, len(comps), predictions) for c in comps]
     curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
-    return Report(study, tracking_uri, opts, len(runs), collect.arm_order(scores["arm"].unique()),
-                  sorted(scores["seed"].unique().tolist()), rows, source, scores, built, curves,
-                  expected_runs)
+    return Report(study, revision, tracking_uri, opts, len({r.run_id for r in runs}),
+                  collect.arm_order(scores["arm"].unique()), sorted(scores["seed"].unique().tolist()), rows, source,
+                  scores, built, curves, expected_runs)
 
 
 def _predictions_reader(tracking_uri: str):
-    from harness.tracking import load_predictions
+    reader = Reader(tracking_uri)
 
     @lru_cache(maxsize=None)
     def read(run_id: str) -> pd.DataFrame:
         try:
-            return load_predictions(tracking_uri, run_id)
+            return reader.predictions(run_id)
         except FileNotFoundError as err:
             raise ValueError(str(err)) from None
 
@@ -107,9 +112,10 @@ def log_to_mlflow(report: Report, paths: list[Path]) -> str | None:
     """Attach the files to the study's parent run under `report/`; returns its id (None if there is none)."""
     from mlflow import MlflowClient
 
-    run_id = collect.parent_run_id(report.tracking_uri, report.study)
+    run_id = collect.parent_run_id(report.tracking_uri, report.study, report.revision)
     if run_id is None:
-        log.warning("study %s has no parent run in %s: report not logged", report.study, report.tracking_uri)
+        log.warning("study %s revision %s has no parent run in %s: report not logged", report.study, report.revision,
+                    report.tracking_uri)
         return None
     client = MlflowClient(report.tracking_uri)
     for path in paths:

@@ -1,25 +1,30 @@
-"""Which pairs of (arm, setting) a report compares.
+"""Which pairs of (arm, setting) a report compares, from the arm registry.
 
-Default: every non-baseline arm against the baseline, setting by setting, plus SALT against each of its
-controls (random-selection, random-substitution, equal-steps) at the settings they share. The baseline has
-no augmentation axes, so a setting is matched to the baseline on the axes the baseline has (usually none).
+Default: every arm against each reference arm (the baseline), setting by setting, then each arm against
+the controls registered for it (salt vs random-selection, random-substitution, equal-steps) at the
+settings they share. An arm that ignores an axis (the baseline ignores augmentation) is matched on the
+settings it has.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-from harness.report.collect import NO_SETTING, arm_order
+from harness.records import NO_SETTING
+from harness.report.collect import arm_order
+from salt.arms import ARMS
+from salt.config import ConfigError, parse_value
 
-CONTROLS = ("random-selection", "random-substitution", "equal-steps")
+Typed = dict[tuple[str, str], tuple]  # (arm, setting label) -> settings ((key, value), ...)
 
 
 @dataclass(frozen=True)
 class Comparison:
     a: str
     b: str
-    setting_a: str = NO_SETTING
+    setting_a: str = NO_SETTING  # setting labels: the keys of the scores frame
     setting_b: str = NO_SETTING
 
     @property
@@ -31,61 +36,95 @@ def _name(arm: str, setting: str) -> str:
     return arm if setting == NO_SETTING else f"{arm} [{setting}]"
 
 
-def _items(setting: str) -> dict[str, str]:
-    return dict(kv.split("=", 1) for kv in setting.split(",") if "=" in kv)
-
-
-def match_setting(setting: str, candidates: list[str]) -> str | None:
-    """The candidate that agrees with `setting` on every axis the candidate has (None if none or several)."""
-    if setting in candidates:
-        return setting
-    want = _items(setting)
-    hits = [c for c in candidates if all(want.get(k) == v for k, v in _items(c).items())]
-    return hits[0] if len(hits) == 1 else None
-
-
 def settings(scores: pd.DataFrame) -> dict[str, list[str]]:
-    """arm -> its settings, in first-seen order (the study's axis order)."""
+    """arm -> its setting labels, in first-seen order."""
     out: dict[str, list[str]] = {}
     for arm, setting in scores[["arm", "setting"]].drop_duplicates().itertuples(index=False):
         out.setdefault(arm, []).append(setting)
     return {arm: out[arm] for arm in arm_order(out)}
 
 
-def pairs(scores: pd.DataFrame, a: str, b: str) -> list[Comparison]:
-    """A against B at each of A's settings (`arm:setting` fixes one); missing arms still give one comparison."""
+def _agrees(want: dict[str, Any], candidate: tuple) -> bool:
+    return all(k in want and want[k] == v for k, v in candidate)
+
+
+def match_setting(arm_a: str, label_a: str, arm_b: str, per_arm: dict[str, list[str]], typed: Typed) -> str | None:
+    """B's setting that agrees with A's on every axis B has (None if none or several)."""
+    candidates = per_arm.get(arm_b, [])
+    if label_a in candidates:
+        return label_a
+    want = dict(typed.get((arm_a, label_a), ()))
+    hits = [c for c in candidates if _agrees(want, typed.get((arm_b, c), ()))]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _fixed(arm: str, text: str, per_arm: dict[str, list[str]], typed: Typed) -> list[str]:
+    """A's settings that match `k=v,...` from `--compare arm:k=v` (k: a setting's full or last name)."""
+    want: dict[str, Any] = {}
+    known = {k for label in per_arm.get(arm, []) for k, _ in typed.get((arm, label), ())}
+    for item in filter(None, text.split(",")):
+        key, sep, raw = item.partition("=")
+        hits = [k for k in known if k == key or k.rsplit(".", 1)[-1] == key]
+        if not sep or len(hits) != 1:
+            raise ValueError(f"--compare {arm}:{text}: {key!r} is not one of {arm}'s settings "
+                             f"({', '.join(sorted(known)) or 'it has none'}); write arm:setting=value")
+        try:
+            want[hits[0]] = parse_value(hits[0], raw, text=True)
+        except ConfigError as err:
+            raise ValueError(f"--compare {arm}:{text}: {err}") from None
+    found = [label for label in per_arm.get(arm, []) if all(v == dict(typed[(arm, label)]).get(k) for k, v in want.items())]
+    if not found:
+        have = ", ".join(per_arm.get(arm, [])) or "none (no finished runs)"
+        raise ValueError(f"--compare {arm}:{text}: no finished run of {arm} has that setting; its settings: {have}")
+    return found
+
+
+def pairs(scores: pd.DataFrame, typed: Typed, a: str, b: str, strict: bool = True) -> list[Comparison]:
+    """A against B at each of A's settings (`arm:k=v` fixes some); an arm without runs still gives one
+    comparison, whose table says so. `strict`: a B with runs but no matching setting is an error."""
     per_arm = settings(scores)
-    a, fixed_a = (a.split(":", 1) + [None])[:2]
-    b, fixed_b = (b.split(":", 1) + [None])[:2]
-    if a == b and fixed_a is None:
+    a, _, fixed_a = a.partition(":")
+    b, _, fixed_b = b.partition(":")
+    for arm in (a, b):
+        if arm not in per_arm and arm not in ARMS:
+            raise ValueError(f"--compare: unknown arm {arm!r}; the study's arms: {', '.join(per_arm)}")
+    if a == b and not fixed_a and not fixed_b:
         raise ValueError(f"--compare {a} {a}: name two different arms (or arm:setting pairs)")
     out = []
-    for sa in ([fixed_a] if fixed_a else per_arm.get(a, [NO_SETTING])):
-        sb = fixed_b or match_setting(sa, per_arm.get(b, [])) or (per_arm.get(b) or [NO_SETTING])[0]
-        if (a, sa) != (b, sb):
-            out.append(Comparison(a, b, sa, sb))
+    for sa in (_fixed(a, fixed_a, per_arm, typed) if fixed_a else per_arm.get(a, [NO_SETTING])):
+        if fixed_b:
+            targets = _fixed(b, fixed_b, per_arm, typed)
+        elif b not in per_arm:
+            targets = [NO_SETTING]
+        else:
+            hit = match_setting(a, sa, b, per_arm, typed)
+            if hit is None:
+                if strict:
+                    raise ValueError(f"no setting of {b} matches {_name(a, sa)} ({b} has: {', '.join(per_arm[b])}); "
+                                     f"name it: --compare {a}:... {b}:...")
+                continue
+            targets = [hit]
+        out += [Comparison(a, b, sa, sb) for sb in targets if (a, sa) != (b, sb)]
     return out
 
 
-def default_comparisons(scores: pd.DataFrame, declared: list[str] | None = None) -> list[Comparison]:
-    """`declared`: the study's arms; one without finished runs still gets a comparison (its table says so)."""
-    per_arm = settings(scores)
-    arms = arm_order([*per_arm, *(declared or [])])
+def default_comparisons(scores: pd.DataFrame, typed: Typed, declared: list[str] | None = None) -> list[Comparison]:
+    """Every arm against the reference arms, then each arm against its registered controls.
+
+    `declared`: the study's arms; one without finished runs still gets its comparison (its table says so).
+    """
+    arms = arm_order([*settings(scores), *(declared or [])])
+    references = [a for a in arms if a in ARMS and ARMS[a].reference]
     out: list[Comparison] = []
-    if "baseline" in arms:
+    for ref in references:
         for arm in arms:
-            if arm != "baseline":
-                out += pairs(scores, arm, "baseline")
-    if "salt" in arms:
-        for control in CONTROLS:
-            if control not in arms:
-                continue
-            if control not in per_arm or "salt" not in per_arm:
-                out += pairs(scores, "salt", control)  # the tables say which arm has no runs
-                continue
-            out += [c for c in pairs(scores, "salt", control) if c.setting_b in per_arm[control]
-                    and match_setting(c.setting_a, [c.setting_b]) is not None]
+            if arm != ref and not (arm in ARMS and ARMS[arm].reference):
+                out += pairs(scores, typed, arm, ref, strict=False)
+    for control in arms:
+        target = ARMS[control].controls if control in ARMS else None
+        if target in arms:
+            out += pairs(scores, typed, target, control, strict=False)
     if not out:
-        raise ValueError(f"no default comparison for arms {', '.join(arms)} (it needs a baseline, or salt and "
-                         "a control): name the pairs with --compare ARM_A ARM_B")
+        raise ValueError(f"no default comparison for arms {', '.join(arms)} (it needs a reference arm such as the "
+                         "baseline, or an arm and its control): name the pairs with --compare ARM_A ARM_B")
     return out

@@ -1,12 +1,10 @@
 """Accuracy against samples per language (the `augment.samples_per_lang` axis), per arm, with CIs.
 
-Each point is the mean over seeds with a Student-t 95% CI (`harness.stats.effects.describe`); the
-baseline, which does not augment, is one reference value per language. Arms other than the baseline are
+Each point is the mean over seeds with a Student-t 95% CI (`harness.stats.effects.describe`); an arm that
+does not depend on the count (the baseline) is one reference value per language. The other arms are
 curves; a study with further axes gets one curve per remaining setting (`series`).
 """
 from __future__ import annotations
-
-import math
 
 import pandas as pd
 
@@ -16,35 +14,26 @@ from harness.stats.effects import describe
 CURVE_COLUMNS = ["row", "arm", "series", "samples", "x", "mean", "std", "n", "low", "high", "note"]
 
 
-def sample_value(label: str | None) -> float:
-    """Numeric order of a samples label: 'all' sorts last."""
-    if label is None:
-        return math.nan
-    return math.inf if label == "all" else float(label)
-
-
 def has_samples_axis(scores: pd.DataFrame) -> bool:
     return scores["samples"].dropna().nunique() > 1
 
 
 def sample_curves(scores: pd.DataFrame, rows: list[str], confidence: float = 0.95) -> pd.DataFrame:
-    """One line per (row, arm, series, samples), the baseline with samples = None."""
+    """One line per (row, arm, series, samples); reference arms (no samples value) with samples = ""."""
     out = []
-    arms = arm_order(scores["arm"].unique())
     for row in rows:
         sub = scores[scores["lang"] == row]
-        for arm in arms:
+        for arm in arm_order(sub["arm"].unique()):
             part = sub[sub["arm"] == arm]
-            if part.empty:
-                continue
-            keys = [None] if arm == "baseline" else sorted(part["samples"].dropna().unique(), key=sample_value)
-            for series in part["series"].unique() if arm != "baseline" else ["-"]:
-                for samples in keys:
-                    sel = part if samples is None else part[(part["samples"] == samples) & (part["series"] == series)]
-                    if sel.empty:
-                        continue
-                    s = describe(sel["score"].to_numpy(), confidence)
-                    out.append({"row": row, "arm": arm, "series": series, "samples": samples or "",
-                                "x": sample_value(samples), "mean": s.mean, "std": s.std, "n": s.n,
-                                "low": s.low, "high": s.high, "note": s.note})
+            if part["samples"].isna().all():  # does not depend on the count: one reference value
+                groups = [("-", "", float("nan"), part)]
+            else:
+                part = part.dropna(subset=["samples"])
+                groups = [(series, samples, g["x"].iloc[0], g)
+                          for (series, samples), g in part.groupby(["series", "samples"], sort=False)]
+                groups.sort(key=lambda item: (list(part["series"].unique()).index(item[0]), item[2]))
+            for series, samples, x, sel in groups:
+                s = describe(sel["score"].to_numpy(), confidence)
+                out.append({"row": row, "arm": arm, "series": series, "samples": samples, "x": x, "mean": s.mean,
+                            "std": s.std, "n": s.n, "low": s.low, "high": s.high, "note": s.note})
     return pd.DataFrame(out, columns=CURVE_COLUMNS)

@@ -14,10 +14,9 @@ from matplotlib.figure import Figure
 
 from harness.report.collect import AVG_TARGETS
 from harness.report.tables import row_name
+from salt.arms import ARMS
 
-COLORS = {"salt": "#1b6ca8", "random-selection": "#d1495b", "random-substitution": "#edae49",
-          "equal-steps": "#66a182", "baseline": "#555555"}
-FALLBACK = ["#8e6c8a", "#00798c", "#30638e", "#a23b72"]
+FALLBACK = ["#8e6c8a", "#00798c", "#30638e", "#a23b72"]  # arms no longer registered
 
 
 def _save(fig: Figure, out: Path, stem: str) -> list[Path]:
@@ -31,7 +30,7 @@ def _save(fig: Figure, out: Path, stem: str) -> list[Path]:
 
 
 def _color(arm: str, i: int) -> str:
-    return COLORS.get(arm, FALLBACK[i % len(FALLBACK)])
+    return ARMS[arm].color if arm in ARMS else FALLBACK[i % len(FALLBACK)]
 
 
 def _finite(x) -> bool:
@@ -40,13 +39,13 @@ def _finite(x) -> bool:
 
 def _draw_curves(ax, curves: pd.DataFrame, row: str, positions: dict[str, int]) -> None:
     sub = curves[curves["row"] == row]
-    base = sub[sub["arm"] == "baseline"]
-    if len(base):
-        b = base.iloc[0]
-        ax.axhline(100 * b["mean"], color=COLORS["baseline"], lw=1.2, ls="--", label=f"baseline (n={b['n']})")
-        if _finite(b["low"]) and _finite(b["high"]):
-            ax.axhspan(100 * b["low"], 100 * b["high"], color=COLORS["baseline"], alpha=0.12, lw=0)
-    lines = sub[sub["arm"] != "baseline"]
+    reference = sub["samples"] == ""  # arms that do not depend on the count: a band
+    for i, b in enumerate(sub[reference].itertuples()):
+        color = _color(b.arm, i)
+        ax.axhline(100 * b.mean, color=color, lw=1.2, ls="--", label=f"{b.arm} (n={b.n})")
+        if _finite(b.low) and _finite(b.high):
+            ax.axhspan(100 * b.low, 100 * b.high, color=color, alpha=0.12, lw=0)
+    lines = sub[~reference]
     for i, ((arm, series), pts) in enumerate(lines.groupby(["arm", "series"], sort=False)):
         pts = pts.sort_values("x")
         xs = [positions[s] for s in pts["samples"]]
@@ -66,7 +65,7 @@ def plot_samples(curves: pd.DataFrame, out: Path, split: str, source: str | None
     """One panel per language and average (samples_all.*), and the target average alone (samples_avg_targets.*)."""
     if curves is None or curves.empty:
         return []
-    keys = sorted({s for s in curves["samples"] if s}, key=lambda s: math.inf if s == "all" else float(s))
+    keys = list(dict.fromkeys(curves[curves["samples"] != ""].sort_values("x", kind="stable")["samples"]))
     positions = {k: i for i, k in enumerate(keys)}
     rows = list(dict.fromkeys(curves["row"]))
     cols = min(3, len(rows))

@@ -142,7 +142,7 @@ def render_markdown(report: Report) -> str:
     o = report.options
     expected = f" of {report.expected_runs} cells" if report.expected_runs else ""
     out = [f"# Study {report.study}: {o.split} split", "",
-           f"{report.n_runs} finished runs{expected}; arms: {', '.join(report.arms)}; seeds: "
+           f"Revision {report.revision}: {report.n_runs} finished runs{expected}; arms: {', '.join(report.arms)}; seeds: "
            f"{', '.join(map(str, report.seeds))}. Test: {LABELS[o.test]}; correction: "
            f"{CORRECTION_NAMES[o.correction]}; α = {o.alpha:g}. Tracking store: `{report.tracking_uri}`.", ""]
     out += ["How to read the tables: " + " ".join(legend(report)), ""]
@@ -162,9 +162,11 @@ def render_markdown(report: Report) -> str:
 # --------------------------------------------------------------------------------------------- samples
 
 def samples_caption(report: Report) -> str:
+    refs = list(dict.fromkeys(report.curves.loc[report.curves["samples"] == "", "arm"]))
+    ref = (f" {', '.join(refs)} does not depend on the count: {'its rows are' if len(refs) == 1 else 'their rows are'}"
+           " the reference." if refs else "")
     return (f"Accuracy (%, {report.options.split} split) against augmented samples per target language: "
-            f"mean over seeds [{report.options.confidence:.0%} Student-t CI] (n seeds). The baseline does not "
-            "augment: its row is the reference.")
+            f"mean over seeds [{report.options.confidence:.0%} Student-t CI] (n seeds).{ref}")
 
 
 def samples_cells(report: Report) -> tuple[list[str], list[list[str]]]:
@@ -176,7 +178,7 @@ def samples_cells(report: Report) -> tuple[list[str], list[list[str]]]:
     for row in dict.fromkeys(lines["row"]):
         sub = lines[lines["row"] == row]
         base = sub[sub["samples"] == ""]
-        keys = sorted({s for s in sub["samples"] if s}, key=lambda s: math.inf if s == "all" else float(s))
+        keys = list(dict.fromkeys(sub[sub["samples"] != ""].sort_values("x", kind="stable")["samples"]))
         for key in ([""] if not base.empty else []) + keys:
             cells = []
             for name in names:

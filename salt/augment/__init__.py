@@ -65,13 +65,14 @@ def augment(model_name: str, tokenizer: PreTrainedTokenizerBase, src: Encoded, v
 
 def _cached_proposals(model_name, tokenizer, src, vocabs, table, cfg, neutral, cache_dir, device, progress):
     def compute() -> Proposals:
-        model = load_mlm(model_name).to(device or torch.device("cpu"))
+        model = load_mlm(model_name, None if cache_dir is None else str(cache_dir)).to(device or torch.device("cpu"))
         return propose(model, tokenizer, src, vocabs, table, cfg.mode, cfg.unit, neutral, cfg.top_k,
                        cfg.batch_size, progress)
 
     if cache_dir is None:
         return compute(), False
-    h = hashlib.sha256(json.dumps([model_fingerprint(model_name), cfg.mode, cfg.unit, neutral, cfg.top_k]).encode())
+    h = hashlib.sha256(json.dumps([model_fingerprint(model_name, str(cache_dir)), cfg.mode, cfg.unit, neutral,
+                                   cfg.top_k]).encode())
     for ids in src.input_ids:
         h.update(ids.tobytes())
         h.update(b"\0")

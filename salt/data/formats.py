@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from salt.data.tasks import RAW_LABELS, XNLI
+from salt.data.tasks import XNLI, get_task
 from salt.data.types import UNLABELED, Dropped, Example
 
 Loaded = tuple[list[Example], list[Dropped]]
@@ -128,7 +128,7 @@ def _tsv_records(
 
 
 def _label(path: Path, line: int, raw: str, task: str, column: str) -> int:
-    table = RAW_LABELS[task]
+    table = get_task(task).raw_labels
     try:
         return table[raw]
     except KeyError:

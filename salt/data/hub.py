@@ -12,12 +12,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from salt.data.tasks import RAW_LABELS, check_languages, get_task
+from salt.data.tasks import check_languages, get_task
 from salt.data.types import UNLABELED, Example, TaskData
 
-DEFAULT_HUB_IDS = {"xnli": "facebook/xnli", "pawsx": "google-research-datasets/paws-x"}
 SPLITS = {"train": "train", "validation": "dev", "test": "test"}  # Hub split -> ours
-TEXT_COLUMNS = {"xnli": ("premise", "hypothesis"), "pawsx": ("sentence1", "sentence2")}
 
 
 class HubLoadError(RuntimeError):
@@ -31,9 +29,12 @@ def load_hub(
     cache_dir: str | Path | None = None,
 ) -> TaskData:
     """One Hub config per language (facebook/xnli and paws-x name their configs by language code)."""
-    spec = get_task(task)
+    entry = get_task(task)
+    if entry.hub_id is None or entry.hub_columns is None:
+        raise HubLoadError(f"task {task!r} has no Hugging Face dataset (its sources: {', '.join(entry.sources)})")
+    spec = entry.spec
     langs = check_languages(spec, None if languages is None else list(languages))
-    hub_id = hub_id or DEFAULT_HUB_IDS[task]
+    hub_id = hub_id or entry.hub_id
     data = TaskData(spec=spec, splits={})
     for lang in langs:
         dataset_dict = _load_config(hub_id, lang, cache_dir)
@@ -65,7 +66,7 @@ def _load_config(hub_id: str, config: str, cache_dir: str | Path | None) -> Any:
 
 
 def _examples(dataset: Any, task: str, lang: str, hub_split: str, where: str) -> list[Example]:
-    text_a, text_b = TEXT_COLUMNS[task]
+    text_a, text_b = get_task(task).hub_columns
     missing = [c for c in (text_a, text_b, "label") if c not in dataset.column_names]
     if missing:
         raise HubLoadError(f"{where}: missing column(s) {missing}; found {dataset.column_names}")
@@ -80,7 +81,7 @@ def _examples(dataset: Any, task: str, lang: str, hub_split: str, where: str) ->
 def _label_mapper(feature: Any, task: str, where: str) -> Callable[[Any, int], int]:
     """Map Hub labels to our indices by *name* where the Hub gives names, so a reordered ClassLabel
     cannot silently flip labels; -1 (the Hub's 'no label') becomes UNLABELED."""
-    table = RAW_LABELS[task]
+    table = get_task(task).raw_labels
     n_labels = len(get_task(task).labels)
     names = getattr(feature, "names", None)
     if names is not None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from salt.data import formats
 from salt.data.formats import Loaded
-from salt.data.tasks import PAWSX, RAW_LABELS, TASKS, XNLI, check_languages, get_task
+from salt.data.tasks import PAWSX, XNLI, check_languages, get_task, released_tasks
 from salt.data.types import Dropped, Example, TaskData
 
 SPLITS = ("train", "dev", "test")
@@ -100,7 +100,10 @@ Options = dict[
 
 def load_local(task: str, data_dir: Path, languages: Iterable[str] | None = None) -> LocalTaskData:
     """Load every split/language of `task` found under data_dir (recursively)."""
-    spec = get_task(task)
+    spec = get_task(task).spec
+    if task not in LOOKED_FOR:
+        raise ValueError(f"task {task!r} has no reader for released files (known formats: {', '.join(LOOKED_FOR)}); "
+                         "load it from its own source")
     langs = check_languages(spec, None if languages is None else list(languages))
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -237,7 +240,7 @@ def _xtreme_files(task: str, files: list[Path], data_dir: Path) -> tuple[list[Ca
 
 
 def _has(task: str, lang: str) -> bool:
-    return lang in TASKS[task].languages
+    return lang in get_task(task).languages()
 
 
 def _xtreme_owner(
@@ -246,7 +249,7 @@ def _xtreme_owner(
     """(task, evidence) for one XTREME file, or (None, what was tried)."""
     if owner := by_labels.get(path):
         return owner, "labels"
-    owners = [name for name in TASKS if _has(name, lang)]
+    owners = [t.name for t in released_tasks() if _has(t.name, lang)]
     if len(owners) == 1:
         return owners[0], f"only {owners[0]} has language {lang}"
     if not owners:
@@ -269,7 +272,7 @@ def _xtreme_owner(
 def _task_by_labels(path: Path) -> str | None:
     """Which task's label strings end the first lines (None if neither or both)."""
     last = {line.rsplit("\t", 1)[-1] for line in _head(path, SNIFF_LINES)}
-    hits = [name for name, table in RAW_LABELS.items() if last & table.keys()]
+    hits = [t.name for t in released_tasks() if last & t.raw_labels.keys()]
     return hits[0] if len(hits) == 1 else None
 
 

@@ -21,7 +21,7 @@ class Example:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    name: str  # xnli | pawsx | synthetic-nli | synthetic-paraphrase
+    name: str  # a registered task (salt.data.tasks)
     labels: tuple[str, ...]
     languages: tuple[str, ...]
     source_lang: str = "en"
@@ -50,3 +50,13 @@ class TaskData:
 
     def languages(self, split: str) -> list[str]:
         return sorted(self.splits.get(split, {}))
+
+
+@dataclass
+class TaskInputs:
+    """What a task's loader gives a run: the labelled data, unlabeled text per language (for candidate
+    vocabularies; empty when the task has none of its own) and a gold lexicon where one exists."""
+
+    data: TaskData
+    corpora: dict[str, list[str]] = field(default_factory=dict)
+    lexicon: dict[str, dict[str, str]] | None = None

@@ -17,7 +17,6 @@ from salt.synthetic.pretrain import (
     read_model_info,
     world_model_dir,
 )
-from salt.synthetic.probe import lexicon_precision
 from salt.synthetic.world import (
     NLI_LABELS,
     NLI_TASK,
@@ -45,5 +44,5 @@ def _cached_world(cfg: WorldConfig) -> World:
 __all__ = [
     "NLI_LABELS", "NLI_TASK", "PARAPHRASE_LABELS", "PARAPHRASE_TASK", "PRETRAIN_PRESETS", "STYLES",
     "WORLD_PRESETS", "PretrainConfig", "World", "WorldConfig", "build_tokenizer", "default_cache_dir",
-    "generate_world", "lexicon_precision", "load_world", "pretrain_mlm", "read_model_info", "world_model_dir",
+    "generate_world", "load_world", "pretrain_mlm", "read_model_info", "world_model_dir",
 ]

@@ -24,7 +24,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast, get_linear_schedule_with_warmup
 
-from salt.train import length_grouped_batches
+from salt.batching import length_grouped_batches
 from salt.synthetic.world import SPECIAL_TOKENS, WORLD_PRESETS, World, WorldConfig, generate_world
 
 # Bump when the build changes in a way the configs do not capture, to invalidate old caches.

@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field, replace
 from itertools import accumulate, permutations
 from typing import Any, Callable, Literal
 
+from salt.data.tasks import SYNTHETIC_NLI, SYNTHETIC_PARAPHRASE
 from salt.data.types import Example, TaskData, TaskSpec
 
-NLI_TASK = "synthetic-nli"
-PARAPHRASE_TASK = "synthetic-paraphrase"
-NLI_LABELS = ("entailment", "neutral", "contradiction")
-PARAPHRASE_LABELS = ("different", "paraphrase")
+# The tasks' names and labels are registry entries (salt.data.tasks); the world generates their rows.
+NLI_TASK, NLI_LABELS = SYNTHETIC_NLI.name, SYNTHETIC_NLI.labels
+PARAPHRASE_TASK, PARAPHRASE_LABELS = SYNTHETIC_PARAPHRASE.name, SYNTHETIC_PARAPHRASE.labels
 
 # Abstract function words. `by` marks the passive, which the paraphrase task needs as a
 # meaning-preserving reordering. English keeps readable strings for them; everything else is a

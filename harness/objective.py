@@ -1,0 +1,114 @@
+"""One Optuna trial = one cell: its params -> the cell -> an MLflow child run -> salt.run -> the objective.
+
+Grid trials are enqueued with their cell's params; the objective suggests the same params back (so
+Optuna records them and optuna-dashboard can plot them) and checks they name the enqueued cell. TPE
+trials suggest within the declared space for one arm, seeds in rotation.
+"""
+from __future__ import annotations
+
+import traceback
+
+import optuna
+
+from harness.liveness import Owner
+from harness.progress import ProgressLine
+from harness.records import Cell
+from harness.study import StudySpec
+from harness.tracking.runs import StudyTracker
+from harness.tracking.tags import TRIAL
+
+
+def grid_cell(spec: StudySpec, trial: optuna.Trial) -> Cell | None:
+    """The enqueued cell, read from the trial's params (None: a surplus trial from a race at the end)."""
+    enqueued = trial.user_attrs.get("cell")
+    if enqueued is None:
+        return None
+    arm = trial.suggest_categorical("arm", list(spec.arms))
+    settings = [(key, trial.suggest_categorical(key, spec.axes[key])) for key in spec.axes_of(arm)]
+    cell = spec.cell(arm, settings, trial.suggest_categorical("seed", list(spec.seeds)))
+    if cell.id != enqueued:
+        raise RuntimeError(f"trial {trial.number} was enqueued for cell {enqueued} but its params give {cell.id}: "
+                           "the Optuna study was edited by hand or by another version of salt-harness")
+    return cell
+
+
+def tpe_cell(spec: StudySpec, trial: optuna.Trial) -> Cell:
+    """A TPE trial tunes the declared space of `sampler.arm`; seeds rotate so each is used equally."""
+    arm = trial.suggest_categorical("arm", [spec.sampler.arm])
+    settings = []
+    for key in spec.axes_of(arm):
+        space = spec.axes[key]
+        if isinstance(space, dict):  # a numeric range
+            low, high, log = space["low"], space["high"], bool(space.get("log", False))
+            if isinstance(low, int) and isinstance(high, int):
+                value = trial.suggest_int(key, low, high, log=log, step=space.get("step", 1))
+            else:
+                value = trial.suggest_float(key, float(low), float(high), log=log, step=space.get("step"))
+        else:
+            value = trial.suggest_categorical(key, space)
+        settings.append((key, value))
+    cell = spec.cell(arm, settings, spec.seeds[trial.number % len(spec.seeds)])
+    for key, value in (("cell", cell.id), ("arm", cell.arm), ("seed", cell.seed)):
+        trial.set_user_attr(key, value)
+    return cell
+
+
+def renderer(cfg):
+    """Token strings for the augmented-examples artifact (the tokenizer is cached on disk, so cheap)."""
+    from salt.models import load_tokenizer
+    from salt.run import cache_root
+
+    tokenizer = load_tokenizer(cfg.model, str(cache_root(cfg)))
+    return lambda ids: tokenizer.convert_ids_to_tokens([int(i) for i in ids])
+
+
+class Objective:
+    """Config -> MLflow child run -> salt.run -> metrics; a recorded run of the same cell is reused;
+    failures end the run FAILED (or KILLED on Ctrl-C) with the error."""
+
+    def __init__(self, spec: StudySpec, tracker: StudyTracker, parent: str, worker: int, progress: bool):
+        self.spec, self.tracker, self.parent, self.worker, self.progress = spec, tracker, parent, worker, progress
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        from salt.run import run
+
+        spec, tracker = self.spec, self.tracker
+        objective = spec.sampler.objective
+        stale_run = trial.user_attrs.get("mlflow_run_id")  # set when this trial re-queues a dead worker's cell
+        if stale_run:
+            tracker.fail_trial(stale_run, "the worker stopped sending heartbeats; the cell was re-queued",
+                               status="KILLED")
+        cell = grid_cell(spec, trial) if spec.sampler.type == "grid" else tpe_cell(spec, trial)
+        if cell is None:
+            trial.set_user_attr("surplus", True)
+            raise optuna.TrialPruned("no cell left")
+        recorded = tracker.reader.finished_run(spec.name, cell.id, objective)
+        if recorded is not None:
+            tracker.add_to_revision(recorded.run_id, spec.revision)
+            trial.set_user_attr("reused_run", recorded.run_id)
+            return float(recorded.metrics[objective])
+        cfg = spec.config(cell)
+        for key, value in {**Owner.current().as_strings(), "worker": str(self.worker)}.items():
+            trial.set_user_attr(key, value)
+        run_id = tracker.start_trial(self.parent, cell.label, cell.run_params(cfg),
+                                     {**cell.tags(), TRIAL: str(trial.number), "salt.worker": str(self.worker)},
+                                     revision=spec.revision)
+        trial.set_user_attr("mlflow_run_id", run_id)
+        line = ProgressLine(self.worker, trial.number, cell.label, enabled=self.progress)
+        try:
+            result = run(cfg, callbacks=[line])
+            value = result.metrics.get(objective)
+            if value is None:
+                raise KeyError(f"objective {objective!r} is not among the run's metrics "
+                               f"({', '.join(sorted(result.metrics))})")
+            tracker.log_result(run_id, result, render=renderer(cfg))
+        except KeyboardInterrupt:
+            tracker.fail_trial(run_id, "interrupted (KeyboardInterrupt)", status="KILLED")
+            line.close("interrupted")
+            raise
+        except Exception as err:  # any failure ends this trial as FAILED; optimize() goes on
+            tracker.fail_trial(run_id, f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
+            line.close(f"FAILED: {type(err).__name__}: {err}")
+            raise
+        line.close(f"{objective} {value:.3f}")
+        return value

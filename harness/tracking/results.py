@@ -1,0 +1,66 @@
+"""What a salt RunResult becomes in MLflow: summary metrics, and the artifacts a report reads back."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+PREDICTIONS = ("predictions.parquet", "predictions.csv.gz")
+SAMPLE_PER_LANG = 20  # augmented examples per language kept in the augmented_sample.jsonl artifact
+
+
+def as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def result_metrics(result: Any) -> dict[str, float]:
+    """The summary metrics of a RunResult (step 0): its flat metrics, counts, timings, augmentation stats."""
+    train, aug = result.train, result.augmentation
+    out = dict(result.metrics)
+    out.update(train_steps=train.steps, best_step=train.best_step, n_source=train.n_source,
+               n_augmented=train.n_augmented, wall_seconds=result.seconds, train_seconds=train.seconds)
+    if aug is not None:
+        out.update(aug_seconds=getattr(aug, "seconds", None), aug_forward_rows=getattr(aug, "forward_rows", None))
+        for lang, stats in aug.stats.items():
+            out.update({f"aug.{lang}.{k}": v for k, v in stats.items()})
+    return {k: f for k, v in out.items() if (f := as_float(v)) is not None}
+
+
+def write_artifacts(out: Path, result: Any, render: Callable[[list[int]], list[str]] | None) -> None:
+    preds = result.train.predictions
+    try:
+        import pyarrow  # noqa: F401
+
+        preds.to_parquet(out / PREDICTIONS[0], index=False)
+    except ImportError:
+        preds.to_csv(out / PREDICTIONS[1], index=False, compression="gzip")
+    if is_dataclass(result.config):
+        (out / "run_config.json").write_text(json.dumps(asdict(result.config), indent=1, default=str))
+    aug = result.augmentation
+    if aug is None:
+        return
+    (out / "augmentation_stats.json").write_text(json.dumps(
+        {"stats": aug.stats, "n_examples": {lang: len(v) for lang, v in aug.examples.items()},
+         "forward_rows": getattr(aug, "forward_rows", None), "seconds": getattr(aug, "seconds", None),
+         "cached": getattr(aug, "cached", None)}, indent=1, default=float))
+    with (out / "augmented_sample.jsonl").open("w", encoding="utf-8") as f:
+        for lang, examples in aug.examples.items():
+            for a in examples[:SAMPLE_PER_LANG]:
+                f.write(json.dumps(_augmented_record(a, render), ensure_ascii=False) + "\n")
+
+
+def _augmented_record(a: Any, render: Callable[[list[int]], list[str]] | None) -> dict:
+    ids = [int(i) for i in a.aug_ids]
+    positions = [int(p) for p in a.positions]
+    rec = {"uid": a.uid, "lang": a.lang, "label": int(a.label), "source_index": int(a.source_index),
+           "positions": positions, "probs": [round(float(p), 4) for p in a.probs],
+           "synonym": [bool(s) for s in a.synonym], "aug_ids": ids}
+    if render is not None:
+        tokens = list(render(ids))
+        rec["tokens"] = tokens
+        rec["substitutes"] = [tokens[p] for p in positions]
+    return rec

@@ -1,0 +1,177 @@
+"""The life of a study's MLflow runs: one parent per study revision, one child run per trial; every write.
+
+A worker that dies leaves its run RUNNING, so every trial records its owner (harness.liveness) and
+`end_stale_runs` ends the orphans KILLED with the reason.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+from filelock import FileLock
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+
+from harness import provenance
+from harness.liveness import Owner
+from harness.tracking.readback import Reader
+from harness.tracking.results import as_float, result_metrics, write_artifacts
+from harness.tracking.store import sqlite_path
+from harness.tracking.tags import (ERROR, MAX_ERROR, NOTE, OWNER, PARENT_TAG, REVISION, ROLE, STUDY, member_tag,
+                                   param_str, tag_str, truncate)
+
+log = logging.getLogger(__name__)
+PARENT_SETTLE_S = 2.0  # tracking servers only: how long parent creators wait before agreeing on the oldest
+CURVES = {"loss": "train_loss", "lr": "lr", "epoch": "epoch", "selection_acc": "selection_acc"}
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _status(status: str, allowed: tuple[str, ...]) -> str:
+    if status not in allowed:
+        raise ValueError(f"run status must be one of {', '.join(allowed)}, got {status!r}")
+    return status
+
+
+class StudyTracker:
+    """Parent and child runs of one experiment. Make one per process (it holds an MlflowClient)."""
+
+    def __init__(self, tracking_uri: str, experiment_id: str):
+        self.tracking_uri, self.experiment_id = tracking_uri, str(experiment_id)
+        self.client = MlflowClient(tracking_uri)
+        self.reader = Reader(tracking_uri, self.experiment_id)
+        self._parents_seen: dict[str, tuple[str, str]] = {}  # parent id -> (experiment id, study name)
+        self._db = sqlite_path(tracking_uri)  # a local database can be locked; a server cannot
+        self._git: dict[str, str] | None = None  # computed once: a git call per trial would add up
+
+    # ---- parent
+    def parent_run(self, study: str, revision: str, resolved: dict, study_file: Path | str | None = None,
+                   description: str = "", extra_tags: dict | None = None) -> str:
+        """Get or create the parent run of this study revision and leave it RUNNING.
+
+        Workers that start together must agree on one parent. On SQLite a file lock next to the database
+        serialises get-or-create. A server offers no lock, so there each creator waits `PARENT_SETTLE_S`, then
+        everyone keeps the oldest parent and deletes its own; a creator stalled longer than that between
+        stamping and inserting its run could still leave two, which readers (by tags) tolerate.
+        """
+        with self._lock():
+            found = self.reader.parents(study, revision)
+            found = [r for r in found if r.data.tags.get(REVISION) == revision]
+            if found:
+                run = found[0]
+                if run.info.status != "RUNNING":
+                    self.client.update_run(run.info.run_id, status="RUNNING")
+                return run.info.run_id
+            git = provenance.git_info()
+            tags = {STUDY: study, REVISION: revision, ROLE: "parent", NOTE: description,
+                    OWNER["host"]: provenance.hostname(),
+                    "salt.git_commit": git["git_commit"], "salt.git_dirty": git["git_dirty"],
+                    "mlflow.source.git.commit": git["git_commit"],
+                    **{f"salt.version.{k}": v for k, v in provenance.package_versions().items()},
+                    **(extra_tags or {})}
+            if study_file:
+                tags["salt.study_file"] = str(Path(study_file).resolve())
+            run_id = self.client.create_run(self.experiment_id, tags={k: tag_str(v) for k, v in tags.items()},
+                                            run_name=f"{study} @{revision[:8]}").info.run_id
+        if self._db is None:
+            time.sleep(PARENT_SETTLE_S)
+            winner = [r for r in self.reader.parents(study, revision) if r.data.tags.get(REVISION) == revision]
+            if winner and winner[0].info.run_id != run_id:
+                self.client.delete_run(run_id)
+                return winner[0].info.run_id
+        if study_file and Path(study_file).is_file():
+            self.client.log_artifact(run_id, str(study_file), "study")
+        self.client.log_dict(run_id, resolved, "study/resolved_study.json")
+        return run_id
+
+    def _lock(self):
+        if self._db is None:
+            return nullcontext()
+        return FileLock(str(self._db) + ".lock", timeout=300)
+
+    def finish_parent(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, _status(status, ("FINISHED", "FAILED", "KILLED")))
+
+    # ---- trials
+    def start_trial(self, parent_id: str, name: str, params: dict[str, Any], tags: dict | None = None,
+                    revision: str | None = None) -> str:
+        """A RUNNING child run with its params, the owner's tags and (with `revision`) its membership.
+
+        Tags without a namespace get `salt.`.
+        """
+        exp_id, study = self._parent(parent_id)
+        git = self._git = self._git or provenance.git_info()
+        base = {PARENT_TAG: parent_id, ROLE: "trial", STUDY: study,
+                **{OWNER[k]: v for k, v in Owner.current().as_strings().items()},
+                "salt.git_commit": git["git_commit"], "salt.git_dirty": git["git_dirty"],
+                "mlflow.source.git.commit": git["git_commit"]}
+        if revision:
+            base[member_tag(revision)] = "1"
+        for key, value in (tags or {}).items():
+            base[key if "." in key else f"salt.{key}"] = value
+        run = self.client.create_run(exp_id, tags={k: tag_str(v) for k, v in base.items()}, run_name=name)
+        run_id = run.info.run_id
+        try:
+            flat = [Param(k, param_str(v)) for k, v in params.items()]
+            for chunk in _chunks(flat, 100):  # MAX_PARAMS_TAGS_PER_BATCH
+                self.client.log_batch(run_id, params=chunk, synchronous=True)
+        except Exception as err:
+            self.fail_trial(run_id, f"logging params failed: {err}")
+            raise
+        return run_id
+
+    def add_to_revision(self, run_id: str, revision: str) -> None:
+        """A finished run that a later revision reuses counts for that revision too."""
+        self.client.set_tag(run_id, member_tag(revision), "1")
+
+    def _parent(self, parent_id: str) -> tuple[str, str]:
+        if parent_id not in self._parents_seen:
+            run = self.client.get_run(parent_id)
+            self._parents_seen[parent_id] = (run.info.experiment_id, run.data.tags.get(STUDY, ""))
+        return self._parents_seen[parent_id]
+
+    def log_result(self, run_id: str, result: Any, render: Callable[[list[int]], list[str]] | None = None) -> None:
+        """Metrics, curves and artifacts of a salt `RunResult`, then end the run FINISHED.
+
+        `render` (e.g. `tokenizer.convert_ids_to_tokens`) adds tokens to the augmented sample; without it
+        only ids are stored. On an exception the run stays RUNNING: the caller decides (`fail_trial`).
+        """
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, 0) for k, v in result_metrics(result).items()]
+        for point in result.train.curves:
+            step = int(point.get("step", 0))
+            metrics += [Metric(CURVES[k], f, now, step) for k, v in point.items()
+                        if k in CURVES and (f := as_float(v)) is not None]
+        for chunk in _chunks(metrics, 1000):  # MAX_METRICS_PER_BATCH
+            self.client.log_batch(run_id, metrics=chunk, synchronous=True)
+        with tempfile.TemporaryDirectory(prefix="salt-artifacts-") as tmp:
+            write_artifacts(Path(tmp), result, render)
+            self.client.log_artifacts(run_id, tmp)
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def fail_trial(self, run_id: str, error: str, status: str = "FAILED") -> None:
+        """End a trial FAILED (an error) or KILLED (interrupted, pruned); the full text goes to error.txt."""
+        status = _status(status, ("FAILED", "KILLED"))
+        self.client.set_tag(run_id, ERROR, truncate(str(error), MAX_ERROR))
+        try:
+            self.client.log_text(run_id, str(error), "error.txt")
+        finally:
+            self.client.set_terminated(run_id, status)
+
+    def end_stale_runs(self, study: str, reason: str = "owner process is gone",
+                       is_alive: Callable[[Owner], bool] = Owner.alive) -> list[str]:
+        """End KILLED every trial run of the study left RUNNING by a dead owner; return their ids."""
+        ended = []
+        for run in self.reader.trial_runs(study, status="RUNNING"):
+            if not is_alive(run.owner):
+                self.client.set_tag(run.run_id, ERROR, truncate(reason, MAX_ERROR))
+                self.client.set_terminated(run.run_id, "KILLED")
+                ended.append(run.run_id)
+        return ended

@@ -1,0 +1,45 @@
+"""Tag names and the value limits of MLflow (all tag and param values are strings)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PARENT_TAG = "mlflow.parentRunId"  # what the MLflow UI nests children by
+NOTE = "mlflow.note.content"  # a run's description in the MLflow UI
+STUDY, ROLE, REVISION, ERROR, TRIAL = "salt.study", "salt.role", "salt.revision", "salt.error", "salt.trial"
+OWNER = {"host": "salt.host", "pid": "salt.pid", "pid_start": "salt.pid_start"}  # harness.liveness.Owner
+MEMBER_PREFIX = "salt.member."  # salt.member.<revision> = "1": the run counts for that study revision
+MAX_PARAM = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
+MAX_TAG = 8000  # ... MAX_TAG_VAL_LENGTH
+MAX_ERROR = 5000
+_TRUNC = "...[truncated]"
+
+
+def member_tag(revision: str) -> str:
+    return MEMBER_PREFIX + revision
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - len(_TRUNC)] + _TRUNC
+
+
+def param_str(value: Any) -> str:
+    """How a param value is stored: str() for scalars (as MLflow does), JSON for lists/tuples; <= 6000 chars."""
+    if isinstance(value, (list, tuple)):
+        try:
+            value = json.dumps(list(value))
+        except TypeError:
+            pass
+    return truncate(str(value), MAX_PARAM)
+
+
+def tag_str(value: Any) -> str:
+    return truncate(str(value), MAX_TAG)
+
+
+def quote(value: str) -> str:
+    """A string literal for MLflow's filter syntax (which has no escapes)."""
+    for q in ("'", '"'):
+        if q not in value:
+            return f"{q}{value}{q}"
+    raise ValueError(f"{value!r} contains both quote characters: it cannot be searched for in MLflow")

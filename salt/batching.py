@@ -1,0 +1,25 @@
+"""Batch orders shared by fine-tuning and the synthetic model's pretraining (so neither imports the other)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import torch
+
+
+def chunks(order: np.ndarray, size: int) -> Iterable[np.ndarray]:
+    for start in range(0, len(order), size):
+        yield order[start:start + size]
+
+
+def length_grouped_batches(order: np.ndarray, lengths: np.ndarray, size: int, gen: torch.Generator,
+                           window: int = 50, drop_last: bool = False) -> list[np.ndarray]:
+    """Batches of similar length (`lengths` is indexed by the values of `order`): sort each window of
+    `window` batches by length, then shuffle the batches, so the epoch stays random while padding
+    almost vanishes."""
+    batches = []
+    for start in range(0, len(order), size * window):
+        chunk = order[start:start + size * window]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches += [b for b in chunks(chunk, size) if len(b) == size or not drop_last]
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
