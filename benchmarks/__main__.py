@@ -21,7 +21,7 @@ from benchmarks.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
 # Order matters only for reading: the demo's trial time is the reference of the harness overhead.
-BENCHMARKS = ("augmentation", "train_step", "trainer", "demo", "harness_overhead", "scaling", "gpu")
+BENCHMARKS = ("augmentation", "train_step", "trainer", "demo", "harness_overhead", "scaling", "bookkeeping", "gpu")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started = datetime.now(timezone.utc)
     results: dict[str, dict] = {}
+    previous = Path(args.results) / "latest.json"
+    if args.only and not args.quick and previous.is_file():  # a partial run updates its figures, keeps the rest
+        earlier = json.loads(previous.read_text())
+        if not earlier.get("quick"):
+            results = {name: {"date": earlier["date"], **res} for name, res in earlier["benchmarks"].items()
+                       if name not in args.only}
     for name in args.only or BENCHMARKS:
         print(f"[benchmarks] {name} ...", flush=True)
         t0 = time.perf_counter()
@@ -52,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, "-m", f"benchmarks.{name}", "--out", out.name] + (["--quick"] if args.quick else [])
             proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "SALT_BENCH_SO_FAR": so_far.name})
             figures = json.loads(Path(out.name).read_text() or "[]") if proc.returncode == 0 else []
-        results[name] = {"seconds": round(time.perf_counter() - t0, 1), "returncode": proc.returncode,
-                         "figures": figures}
+        results[name] = {"date": started.isoformat(timespec="seconds"), "seconds": round(time.perf_counter() - t0, 1),
+                         "returncode": proc.returncode, "figures": figures}
         for fig in figures:
             mark = {True: "met", False: "MISSED", None: ""}[fig["met"]]
             value = "n/a" if fig["value"] is None else f"{fig['value']:.4g} {fig['unit']}"
@@ -61,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode:
             print(f"  FAILED with exit code {proc.returncode}", flush=True)
 
+    results = {name: results[name] for name in BENCHMARKS if name in results}
     record = {"date": started.isoformat(timespec="seconds"), "command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])]),
               "quick": args.quick, "machine": machine(), "git": _git(), "benchmarks": results}
     folder = Path(args.results)

@@ -44,7 +44,8 @@ def render(record: dict, analysis: Path | None = None) -> str:
             lines.append(f"| {name} | {fig['title']} | {_value(fig)} | {_target(fig)} | {met} |")
     lines += ["", "## Details", ""]
     for name, res in record["benchmarks"].items():
-        lines.append(f"### {name} ({res['seconds']:.0f} s)")
+        when = f", measured {res['date']}" if res.get("date") and res["date"] != record["date"] else ""
+        lines.append(f"### {name} ({res['seconds']:.0f} s{when})")
         lines.append("")
         for fig in res["figures"]:
             lines.append(f"- **{fig['title']}**: {_value(fig)}." + (f" {fig['note']}" if fig["note"] else ""))

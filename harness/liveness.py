@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
 from harness.provenance import hostname
+
+
+def ownerless_grace() -> float:
+    """Seconds an ownerless RUNNING trial is given (SALT_OWNERLESS_GRACE; tests shorten it)."""
+    return float(os.environ.get("SALT_OWNERLESS_GRACE", 60))
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -51,9 +57,19 @@ class Owner:
         start = values.get("pid_start")
         return cls(values.get("host"), pid, None if start is None else str(start))
 
-    def alive(self) -> bool:
-        """Same host and the pid runs (not a zombie, not reused); unknown owners and other hosts count as alive."""
-        if self.host != hostname() or self.pid is None:
+    def alive(self, started: datetime | None = None) -> bool:
+        """Same host and the pid runs (not a zombie, not reused); other hosts count as alive.
+
+        An owner that never recorded itself (`started`: when its trial began) counts as alive for
+        `ownerless_grace()` seconds: a worker records itself within milliseconds of taking a trial, so an
+        older ownerless trial was taken by a process that died first (e.g. its write hit a full disk).
+        """
+        if self.pid is None:
+            if started is None:
+                return True
+            age = (datetime.now(timezone.utc) - started.astimezone(timezone.utc)).total_seconds()
+            return age < ownerless_grace()
+        if self.host != hostname():
             return True
         try:
             os.kill(self.pid, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import traceback
 
 import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from harness.liveness import Owner
 from harness.progress import ProgressLine
@@ -18,14 +19,42 @@ from harness.tracking.runs import StudyTracker
 from harness.tracking.tags import TRIAL
 
 
+def distributions(spec: StudySpec, arm: str) -> dict[str, optuna.distributions.BaseDistribution]:
+    """The Optuna search space of `arm`'s cells: arm, each axis it uses, and (grid) the seed."""
+    arms = list(spec.arms) if spec.sampler.type == "grid" else [spec.sampler.arm]
+    out: dict[str, optuna.distributions.BaseDistribution] = {"arm": CategoricalDistribution(arms)}
+    for key in spec.axes_of(arm):
+        space = spec.axes[key]
+        if not isinstance(space, dict):
+            out[key] = CategoricalDistribution(space)
+        elif isinstance(space["low"], int) and isinstance(space["high"], int):
+            out[key] = IntDistribution(space["low"], space["high"], log=bool(space.get("log", False)),
+                                       step=space.get("step", 1))
+        else:
+            out[key] = FloatDistribution(float(space["low"]), float(space["high"]), log=bool(space.get("log", False)),
+                                         step=space.get("step"))
+    if spec.sampler.type == "grid":
+        out["seed"] = CategoricalDistribution(list(spec.seeds))
+    return out
+
+
+def _suggest(trial: optuna.Trial, name: str, dist) -> object:
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
 def grid_cell(spec: StudySpec, trial: optuna.Trial) -> Cell | None:
     """The enqueued cell, read from the trial's params (None: a surplus trial from a race at the end)."""
     enqueued = trial.user_attrs.get("cell")
     if enqueued is None:
         return None
     arm = trial.suggest_categorical("arm", list(spec.arms))
-    settings = [(key, trial.suggest_categorical(key, spec.axes[key])) for key in spec.axes_of(arm)]
-    cell = spec.cell(arm, settings, trial.suggest_categorical("seed", list(spec.seeds)))
+    space = distributions(spec, arm)
+    settings = [(key, _suggest(trial, key, space[key])) for key in spec.axes_of(arm)]
+    cell = spec.cell(arm, settings, _suggest(trial, "seed", space["seed"]))
     if cell.id != enqueued:
         raise RuntimeError(f"trial {trial.number} was enqueued for cell {enqueued} but its params give {cell.id}: "
                            "the Optuna study was edited by hand or by another version of salt-harness")
@@ -35,18 +64,8 @@ def grid_cell(spec: StudySpec, trial: optuna.Trial) -> Cell | None:
 def tpe_cell(spec: StudySpec, trial: optuna.Trial) -> Cell:
     """A TPE trial tunes the declared space of `sampler.arm`; seeds rotate so each is used equally."""
     arm = trial.suggest_categorical("arm", [spec.sampler.arm])
-    settings = []
-    for key in spec.axes_of(arm):
-        space = spec.axes[key]
-        if isinstance(space, dict):  # a numeric range
-            low, high, log = space["low"], space["high"], bool(space.get("log", False))
-            if isinstance(low, int) and isinstance(high, int):
-                value = trial.suggest_int(key, low, high, log=log, step=space.get("step", 1))
-            else:
-                value = trial.suggest_float(key, float(low), float(high), log=log, step=space.get("step"))
-        else:
-            value = trial.suggest_categorical(key, space)
-        settings.append((key, value))
+    space = distributions(spec, arm)
+    settings = [(key, _suggest(trial, key, space[key])) for key in spec.axes_of(arm)]
     cell = spec.cell(arm, settings, spec.seeds[trial.number % len(spec.seeds)])
     for key, value in (("cell", cell.id), ("arm", cell.arm), ("seed", cell.seed)):
         trial.set_user_attr(key, value)
@@ -74,6 +93,8 @@ class Objective:
 
         spec, tracker = self.spec, self.tracker
         objective = spec.sampler.objective
+        for key, value in {**Owner.current().as_strings(), "worker": str(self.worker)}.items():
+            trial.set_user_attr(key, value)  # first: an ownerless RUNNING trial reads as abandoned
         stale_run = trial.user_attrs.get("mlflow_run_id")  # set when this trial re-queues a dead worker's cell
         if stale_run:
             tracker.fail_trial(stale_run, "the worker stopped sending heartbeats; the cell was re-queued",
@@ -88,8 +109,6 @@ class Objective:
             trial.set_user_attr("reused_run", recorded.run_id)
             return float(recorded.metrics[objective])
         cfg = spec.config(cell)
-        for key, value in {**Owner.current().as_strings(), "worker": str(self.worker)}.items():
-            trial.set_user_attr(key, value)
         run_id = tracker.start_trial(self.parent, cell.label, cell.run_params(cfg),
                                      {**cell.tags(), TRIAL: str(trial.number), "salt.worker": str(self.worker)},
                                      revision=spec.revision)
@@ -107,8 +126,9 @@ class Objective:
             line.close("interrupted")
             raise
         except Exception as err:  # any failure ends this trial as FAILED; optimize() goes on
-            tracker.fail_trial(run_id, f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
             line.close(f"FAILED: {type(err).__name__}: {err}")
+            trial.set_user_attr("fail_reason", f"{type(err).__name__}: {err}"[:1000])
+            tracker.fail_trial(run_id, f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
             raise
         line.close(f"{objective} {value:.3f}")
         return value

@@ -8,20 +8,24 @@ any revision of the study is reused instead of trained again.
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing as mp
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Callable
 
 import optuna
 from optuna.trial import TrialState
 
+from harness import sidelog
 from harness.liveness import Owner
+from harness.logs import levels
 from harness.objective import Objective
 from harness.records import Cell
-from harness.storage import (Locations, create_revision, load_revision, locate, open_storage, revisions,
-                             storage_lock)
+from harness.storage import (Locations, StoreError, create_revision, load_revision, locate, open_storage, revisions,
+                             storage_lock, store_cause)
 from harness.study import StudySpec, describe_changes
 from harness.summary import cell_trials, summarize
 from harness.tracking.runs import StudyTracker
@@ -50,7 +54,13 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
     experiment_id = prepare_store(loc.tracking_uri, spec.name, str(loc.root / "artifacts") if loc.local_store else None)
     tracker = StudyTracker(loc.tracking_uri, experiment_id)
     parent = tracker.parent_run(spec.name, spec.revision, spec.to_dict(), spec.path, spec.description)
-    recover_orphans(study, tracker, spec.name)
+    side = sidelog_path(loc, spec.name)
+    last = sidelog.read(side)
+    if last:
+        say(f"the last run of study {spec.name!r} stopped with: {last}")
+    recover_orphans(study, tracker, spec.name, lambda owner: f"the worker stopped: {last}" if last
+                    else "the worker process died (found on restart)")
+    sidelog.reset(side)
     if spec.sampler.type == "grid" and (create or _has_failed_cells(study)):
         enqueue_missing(spec, study, loc)
     start = time.perf_counter()
@@ -60,6 +70,7 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
 
         resolve_model(spec.base.model, str(cache_root(spec.base)))  # pretrain once, before workers wait on it
     args = (loc, spec.name, spec.revision, parent, experiment_id)
+    ended: dict[int, str] = {}  # pid -> how a worker process ended, when it did not end well
     if workers <= 1:
         work(*args, 0, progress)
     else:
@@ -74,11 +85,21 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
             for p in procs:
                 p.join(timeout=30)
             raise
+        for i, p in enumerate(procs):
+            if p.exitcode:
+                how = f"killed by signal {-p.exitcode}" if p.exitcode < 0 else f"exited with code {p.exitcode}"
+                ended[p.pid] = f"worker w{i} (pid {p.pid}) {how}" + (f": {sidelog.read(side)}" if p.exitcode > 0 else "")
+    # A local worker that died left its trial and run RUNNING: end them now, with the reason, not at the next run.
+    recover_orphans(study, tracker, spec.name, lambda owner: ended.get(owner.pid, "the worker process died"))
     summary = summarize(spec, load_revision(spec.name, loc, spec.revision)[0])
     summary["wall_seconds"] = time.perf_counter() - start
     if summary["complete"] == summary["cells"]:
         tracker.finish_parent(parent)
     return summary
+
+
+def sidelog_path(loc: Locations, study: str) -> Path:
+    return loc.root / "optuna" / f"{study}.lastrun"
 
 
 def revision_note(spec: StudySpec, loc: Locations) -> str | None:
@@ -117,25 +138,42 @@ def work(loc: Locations, study_name: str, revision: str, parent: str, experiment
     # (~0.5M objects: torch, transformers, mlflow) first cut it from 0.45 s to 0.01 s per trial.
     gc.collect()
     gc.freeze()
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one "Trial k finished" line per cell is noise
+    # A line per finished trial is noise, and a failed trial's traceback is in its MLflow run (error.txt) and
+    # its progress line; Optuna's and MLflow's own copies (MLflow logs every database error with its
+    # traceback) would bury the one-line errors.
     try:
-        study.optimize(objective, catch=(Exception,), gc_after_trial=True,
-                       callbacks=[lambda st, _: budget_spent(spec, st) and st.stop()])
+        with levels(optuna=logging.ERROR, mlflow=logging.CRITICAL):
+            study.optimize(objective, catch=(Exception,), gc_after_trial=True,
+                           callbacks=[lambda st, _: budget_spent(spec, st) and st.stop()])
+    except Exception as failure:  # the trial's own failure is recorded by the objective; this is the store's
+        err = store_cause(failure)
+        if err is None:
+            raise
+        message = f"worker w{worker}: the study's records could not be written: {type(err).__name__}: {err}"
+        sidelog.write(sidelog_path(loc, study_name), message)
+        message += (". Free space or make the store writable, then run again: finished cells are kept, and "
+                    "the cell that was running is queued again")
+        if mp.parent_process() is None:
+            raise StoreError(message) from None
+        print(f"salt-harness run: error: {message}", file=sys.stderr, flush=True)
+        sys.exit(1)
     finally:
-        optuna.logging.set_verbosity(verbosity)
         gc.unfreeze()
 
 
-def recover_orphans(study: optuna.Study, tracker: StudyTracker, study_name: str) -> int:
-    """Trials left RUNNING by a dead local process become FAIL (their cells are queued again by
-    `enqueue_missing`); the study's runs left RUNNING by dead owners end KILLED with the reason."""
+def recover_orphans(study: optuna.Study, tracker: StudyTracker, study_name: str,
+                    reason: Callable[[Owner], str]) -> int:
+    """Trials left RUNNING by a dead local process become FAIL, with the reason as a user attr (their
+    cells are queued again by `enqueue_missing`); the study's runs left RUNNING by dead owners end KILLED
+    with the reason."""
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not Owner.from_strings(t.user_attrs).alive():
+        owner = Owner.from_strings(t.user_attrs)
+        if not owner.alive(t.datetime_start):
+            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason(owner))  # noqa: SLF001
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)  # noqa: SLF001 (no public API)
             n += 1
-    tracker.end_stale_runs(study_name, reason="the worker process died (found on restart)")
+    tracker.end_stale_runs(study_name, reason)
     return n
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import optuna
 from filelock import FileLock
 
+from harness.journal import FlockLock, corruption, repair_tail
 from harness.study import StudySpec
 
 SPEC_ATTR = "salt.spec"
@@ -24,6 +26,34 @@ CREATED_ATTR = "salt.created"  # when `run` first created the revision (ISO time
 SCHEMA_LOCK = 0x5A17  # PostgreSQL advisory lock ids: Optuna's schema creation ...
 ENQUEUE_LOCK = 0x5A18  # ... and enqueueing cells
 MAX_RETRY = 3
+
+
+class StoreError(OSError):
+    """The study's records could not be written or read: one paragraph, no framework traceback."""
+
+
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What the stores raise when they cannot be written or read (a full disk, a read-only mount, a lost
+    server), besides OSError: sqlite3's, SQLAlchemy's, MLflow's and Optuna's storage errors."""
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (OSError, sqlite3.Error, SQLAlchemyError, MlflowException, StorageInternalError)
+
+
+def store_cause(err: BaseException) -> BaseException | None:
+    """The store error behind `err`, if any: Optuna reports a store that failed while it recorded a failed
+    trial as `AssertionError: Should not reach.`, with the real error as its context."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, store_errors()):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 @dataclass(frozen=True)
@@ -59,18 +89,28 @@ def open_storage(url: str):
     """A journal file for one machine; any other URL is an RDB storage with heartbeats, so the
     cells of dead workers are re-queued (`RetryHeartbeatStaleTrialCallback`)."""
     if url.startswith("journal:"):
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        path = Path(url[len("journal:"):])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        return _journal_storage(Path(url[len("journal:"):]))
     try:
         return _rdb_storage(url)
     except Exception as err:  # sqlalchemy's errors: bad URL, server down, auth
         raise ValueError(f"cannot open Optuna storage {redact(url)}: {type(err).__name__}: "
                          f"{str(err).splitlines()[0]}. Check that the database server is running and the URL "
                          "(postgresql://user:password@host:port/database) is right.") from None
+
+
+def _journal_storage(path: Path):
+    """The journal, its tail checked (and a torn last record cut off) first; a lock that dies with its owner."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    note = repair_tail(path)
+    if note:
+        print(note, file=sys.stderr, flush=True)
+    try:
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=FlockLock(path)))
+    except ValueError:  # JSONDecodeError or "Invalid log format": a bad record before the last
+        raise corruption(path) from None
 
 
 def _rdb_storage(url: str):

@@ -9,6 +9,7 @@ created on error.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
@@ -23,6 +24,7 @@ from salt.config import (SECTIONS, ConfigError, RunConfig, build_config, check_v
                          config_fields, display_value, from_dict, identity, setting)
 from salt.data.tasks import TASKS, get_task
 
+DEFAULT_MAX_CELLS = 10_000  # a bigger grid is refused unless asked for (`--max-cells`): likely a typo in an axis
 TOP_KEYS = {"name", "description", "task", "data", "model", "languages", "arms", "axes", "seeds", "sampler",
             "output", *SECTIONS}
 
@@ -83,6 +85,12 @@ class StudySpec:
                     out.append(self.cell(arm, tuple(zip(keys, combo)), seed))
         return tuple(out)
 
+    def cell_count(self) -> int:
+        """How many cells the study has (grid), counted without building them; TPE: its trial budget."""
+        if self.sampler.type != "grid":
+            return self.sampler.n_trials or 0
+        return len(self.seeds) * sum(math.prod(len(self.axes[k]) for k in self.axes_of(arm)) for arm in self.arms)
+
     def cell(self, arm: str, settings, seed: int) -> Cell:
         return make_cell(self.base, arm, settings, seed)[0]
 
@@ -137,7 +145,8 @@ _ABSENT = object()
 
 # --------------------------------------------------------------------------------------------- parsing
 
-def load_study(path: str | Path) -> StudySpec:
+def load_study(path: str | Path, max_cells: int | None = None) -> StudySpec:
+    """The study of a file; `max_cells` (None: no limit) refuses a grid bigger than that before building it."""
     path = Path(path)
     if not path.is_file():
         raise StudyError(path, "", "no such study file")
@@ -149,10 +158,10 @@ def load_study(path: str | Path) -> StudySpec:
         raise StudyError(path, "", f"{where}not valid YAML ({getattr(err, 'problem', err)})") from None
     except UnicodeDecodeError:
         raise StudyError(path, "", "not UTF-8 text") from None
-    return parse_study(raw, path)
+    return parse_study(raw, path, max_cells)
 
 
-def parse_study(raw: Any, path: Path) -> StudySpec:
+def parse_study(raw: Any, path: Path, max_cells: int | None = None) -> StudySpec:
     err = lambda key, msg: StudyError(path, key, msg)  # noqa: E731
     if not isinstance(raw, dict):
         raise err("", "a study file must be a YAML mapping (name: ..., task: ..., arms: ...)")
@@ -248,6 +257,11 @@ def parse_study(raw: Any, path: Path) -> StudySpec:
         raise err("description", "must be a string")
     spec = StudySpec(name=name, description=description, base=base, arms=tuple(arms), axes=axes,
                      seeds=tuple(seeds), sampler=sampler, output=output, path=str(path))
+    n = spec.cell_count()
+    if max_cells is not None and spec.sampler.type == "grid" and n > max_cells:
+        sizes = " x ".join(f"{len(v)} {k}" for k, v in axes.items()) or "no axes"
+        raise err("axes", f"{n:,} cells ({len(arms)} arms, {sizes}, {len(seeds)} seeds) is more than the limit of "
+                          f"{max_cells:,}: check the axes for a typo, or pass --max-cells {n} to run a study this big")
     _check_cells(spec, path)
     return spec
 
@@ -393,9 +407,10 @@ def preflight(spec: StudySpec) -> list[str]:
     return problems
 
 
-def prepare_spec(path: str | Path, smoke: bool = False, check: bool = True) -> StudySpec:
+def prepare_spec(path: str | Path, smoke: bool = False, check: bool = True,
+                 max_cells: int | None = None) -> StudySpec:
     """The study of a file (or its `--smoke` stand-in), with `preflight` problems raised as one StudyError."""
-    spec = load_study(path)
+    spec = load_study(path, max_cells)
     if smoke:
         spec = smoke_spec(spec)
     problems = preflight(spec) if check else []

@@ -3,97 +3,21 @@
 The store is written through harness.tracking (the same parent/child runs, tags, params and predictions
 artifacts a study writes), with accuracies computed from the predictions, so it takes seconds.
 """
-import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from fakes import LANGS, load_frame, report_of, study_file as _study_file, write_store
 from mlflow import MlflowClient
-from mlflow.entities import Metric
 from scipy import stats
 
 from harness.cli import main
 from harness.report import Options, build_report
 from harness.report.collect import scores
 from harness.stats import holm
-from harness.storage import locate
 from harness.study import load_study
-from harness.tracking.readback import Reader, runs_frame
-from harness.tracking.runs import StudyTracker
-from harness.tracking.store import prepare_store
-
-LANGS = ("en", "fr", "de")
-GAIN = {"baseline": 0.0, "salt": 0.06, "random-selection": 0.02}
-
-
-def _study_file(tmp, name, seeds=5, arms=("baseline", "salt", "random-selection")):
-    path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": name, "task": "synthetic-nli", "data": {"source": "synthetic", "world": "tiny"},
-        "languages": {"source": "en", "targets": ["fr", "de"]}, "arms": list(arms),
-        "axes": {"augment.samples_per_lang": [50, "all"]}, "seeds": list(range(seeds)),
-        "output": {"dir": str(tmp / "store")}}))
-    return path
-
-
-def _predictions(rng, acc):
-    rows = []
-    for split, n in (("dev", 40), ("test", 120)):
-        for lang in LANGS:
-            labels = rng.integers(0, 3, n)
-            correct = rng.random(n) < acc[lang]
-            rows.append(pd.DataFrame({"split": split, "lang": lang, "uid": [f"{lang}/{split}/{i}" for i in range(n)],
-                                      "label": labels, "pred": np.where(correct, labels, (labels + 1) % 3)}))
-    return pd.concat(rows, ignore_index=True)
-
-
-def write_store(path, skip=()):
-    """Finished runs for every cell of the study, recorded as the objective records them (minus training)."""
-    spec = load_study(path)
-    uri = locate(spec).tracking_uri
-    exp = prepare_store(uri, spec.name)
-    tracker = StudyTracker(uri, exp)
-    parent = tracker.parent_run(spec.name, spec.revision, spec.to_dict(), path)
-    client = MlflowClient(uri)
-    rng = np.random.default_rng(0)
-    for cell in spec.cells():
-        if cell.id in skip:
-            continue
-        size = cell.value("augment.samples_per_lang")
-        seed_effect = rng.normal(0, 0.03)
-        acc = {l: 0.55 + (0.25 if l == "en" else 0.0) + GAIN[cell.arm] * (1.5 if size is None else 1.0)
-               + seed_effect for l in LANGS}
-        preds = _predictions(rng, acc)
-        run = tracker.start_trial(parent, cell.label, cell.run_params(spec.config(cell)), cell.tags(),
-                                  revision=spec.revision)
-        metrics = {}
-        for split in ("dev", "test"):
-            p = preds[preds["split"] == split]
-            per = {l: float((g["pred"] == g["label"]).mean()) for l, g in p.groupby("lang")}
-            metrics.update({f"{split}_acc_{l}": v for l, v in per.items()})
-            metrics[f"{split}_acc_avg"] = float(np.mean(list(per.values())))
-            metrics[f"{split}_acc_avg_targets"] = float(np.mean([per["fr"], per["de"]]))
-        client.log_batch(run, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
-        out = path.parent / f"preds-{run}"
-        out.mkdir()
-        preds.to_parquet(out / "predictions.parquet", index=False)
-        client.log_artifact(run, str(out / "predictions.parquet"))
-        client.set_terminated(run, "FINISHED")
-    tracker.finish_parent(parent)
-    return spec, uri, parent
-
-
-def load_frame(uri, spec):
-    """The finished runs of the study's revision as one row each (columns arm, setting, seed, metrics.*)."""
-    return runs_frame(Reader(uri).trial_runs(spec.name, revision=spec.revision))
-
-
-def report_of(spec, uri, options=None, compare=None, **kw):
-    runs = Reader(uri).trial_runs(spec.name, revision=spec.revision)
-    return build_report(runs, spec.name, spec.revision, list(LANGS), "en", options or Options(), compare, uri,
-                        axes=spec.axes, **kw)
+from harness.tracking.readback import Reader
 
 
 @pytest.fixture(scope="module")

@@ -102,3 +102,19 @@ def test_local_data_dir_is_resolved_against_the_study_file(tmp_path, real_dir):
     with pytest.raises(StudyError, match="data.dir"):
         load_study(write(tmp_path, {"name": "x", "task": "xnli", "model": "m", "arms": ["salt"], "seeds": 1,
                                     "data": {"source": "local", "dir": "nowhere"}}))
+
+
+def test_a_grid_bigger_than_the_limit_is_refused_before_it_is_built(tmp_path):
+    from harness.cli import main
+
+    big = {**GOOD, "axes": {"augment.samples_per_lang": list(range(2000)), "mixup.distribution": ["uniform", "beta"]},
+           "seeds": list(range(3))}
+    path = write(tmp_path, big)
+    with pytest.raises(StudyError, match=r"axes: 24,003 cells \(3 arms, 2000 augment.samples_per_lang x 2 "
+                                         r"mixup.distribution, 3 seeds\) is more than the limit of 100"):
+        load_study(path, max_cells=100)
+    assert load_study(path).cell_count() == 2 * 2000 * 3 * 2 + 3
+    assert main(["validate", str(path)]) == 2  # the default limit, 10,000
+    small = write(tmp_path, {**GOOD, "seeds": [0]})
+    assert main(["validate", str(small), "--max-cells", "9"]) == 0
+    assert main(["validate", str(small), "--max-cells", "8"]) == 2

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.study import DEFAULT_MAX_CELLS
+
 
 def add_parser(sub) -> None:
     run = sub.add_parser("run", help="run (or resume) a study: Optuna drives the trainer, MLflow records")
@@ -16,6 +18,8 @@ def add_parser(sub) -> None:
     run.add_argument("--smoke", action="store_true",
                      help="end to end on CPU with the synthetic world's tiny model, into a throwaway store")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS,
+                     help=f"refuse a grid with more cells than this (default {DEFAULT_MAX_CELLS:,})")
     run.set_defaults(func=run_cmd)
 
     wk = sub.add_parser("worker", help="join a study created by `run` (any machine; shared storage)")
@@ -29,6 +33,8 @@ def add_parser(sub) -> None:
 
     val = sub.add_parser("validate", help="check study files, their model and objective; nothing runs or is written")
     val.add_argument("studies", type=Path, nargs="+")
+    val.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS,
+                     help=f"refuse a grid with more cells than this (default {DEFAULT_MAX_CELLS:,})")
     val.set_defaults(func=validate_cmd)
 
     st = sub.add_parser("status", help="cells by state, per arm, of the study's current (or a given) revision")
@@ -59,7 +65,7 @@ def run_cmd(args) -> int:
     from harness.summary import format_summary
 
     workers = _workers(args.workers)
-    spec = prepare_spec(args.study, args.smoke)
+    spec = prepare_spec(args.study, args.smoke, max_cells=args.max_cells)
     summary = run_study(spec, workers, args.storage, args.tracking_uri, progress=not args.quiet)
     print(format_summary(summary))
     return exit_code(summary)
@@ -90,7 +96,7 @@ def validate_cmd(args) -> int:
     failed = 0
     for path in args.studies:
         try:
-            spec = prepare_spec(path)
+            spec = prepare_spec(path, max_cells=args.max_cells)
         except StudyError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1

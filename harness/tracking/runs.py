@@ -165,13 +165,13 @@ class StudyTracker:
         finally:
             self.client.set_terminated(run_id, status)
 
-    def end_stale_runs(self, study: str, reason: str = "owner process is gone",
+    def end_stale_runs(self, study: str, reason: str | Callable[[Owner], str] = "owner process is gone",
                        is_alive: Callable[[Owner], bool] = Owner.alive) -> list[str]:
-        """End KILLED every trial run of the study left RUNNING by a dead owner; return their ids."""
+        """End KILLED every trial run of the study left RUNNING by a dead owner, with the reason (a text, or
+        one made from the owner); return their ids."""
         ended = []
         for run in self.reader.trial_runs(study, status="RUNNING"):
             if not is_alive(run.owner):
-                self.client.set_tag(run.run_id, ERROR, truncate(reason, MAX_ERROR))
-                self.client.set_terminated(run.run_id, "KILLED")
+                self.fail_trial(run.run_id, reason(run.owner) if callable(reason) else reason, status="KILLED")
                 ended.append(run.run_id)
         return ended
