@@ -58,10 +58,15 @@ class AugmentConfig:
     copies: int = setting(1, "augmented copies per source example and language (copy 0 = top-1 choices)", ge=1)
     synonyms: bool = setting(False, "also propose source-language synonyms")
     synonym_threshold: float = setting(0.5, "minimum probability of a synonym", ge=0, le=1)
-    substitution: Literal["mlm", "random"] = setting("mlm", "random: the random-substitution control")
+    substitution: Literal["mlm", "random", "random-frequency"] = setting(
+        "mlm", "random: the random-substitution control, target tokens drawn uniformly; random-frequency: drawn "
+               "by their frequency in the target text (a control closer to real text)")
     samples_per_lang: int | None = setting(None, "augmented examples per target language (all = no cap)",
                                            ge=0, none="all")
     selection: Literal["confidence", "random"] = setting("confidence", "random: the random-sampling control")
+    # The draws of augmentation (random selection, sampled copies, random substitutes) apart from the
+    # training seed, so that selection luck and training noise can be told apart.
+    draw_seed: int | None = setting(None, "seed of the augmentation's random draws (null: the run's seed)", ge=0)
     top_k: int = setting(8, "proposals kept per position (memory bound; copies sample among them)", ge=1)
     batch_size: int = setting(64, "sentences per MLM forward pass", ge=1, affects_results=False)
     max_source_examples: int | None = setting(None, "augment only the first M source examples (the pool)",
@@ -73,7 +78,9 @@ class MixupConfig:
     """Online mixup of aligned input embeddings: h = r*h_src + (1-r)*h_tgt."""
 
     enabled: bool = setting(True, "mix the embeddings of original and code-switched tokens")
-    granularity: Literal["token", "dim"] = setting("token", "one r per token, or per embedding dimension")
+    # The paper describes r as a random vector per instance: one r in [0,1]^d shared by the instance's tokens.
+    granularity: Literal["vector", "token", "dim"] = setting(
+        "vector", "r: one vector per instance (the paper), one scalar per token, or per token and dimension")
     distribution: Literal["uniform", "beta"] = setting("uniform", "the distribution r is drawn from")
     alpha: float = setting(1.0, "Beta(alpha, beta): alpha", gt=0)
     beta: float = setting(1.0, "Beta(alpha, beta): beta", gt=0)

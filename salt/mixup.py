@@ -1,7 +1,8 @@
 """Online embedding mixup of aligned original / code-switched tokens: h = r*h_src + (1-r)*h_tgt.
 
-`r` is drawn afresh at every step for every instance, per token or per embedding dimension, from
-Uniform(0,1) or Beta(a,b). Positions that were not substituted mix a token with itself, i.e. stay as they are.
+`r` is drawn afresh at every step for every instance: a vector over the embedding dimensions shared by the
+instance's tokens (the paper's "random vector per instance", the default), or a scalar per token, or one
+value per token and dimension; from Uniform(0,1) or Beta(a,b). Positions that were not substituted mix a token with itself, i.e. stay as they are.
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from salt.config import MixupConfig
 
 def sample_ratio(cfg: MixupConfig, shape: tuple[int, int, int], generator: torch.Generator,
                  device: torch.device | None = None) -> torch.Tensor:
-    """r with shape (batch, seq, 1) per token or (batch, seq, hidden) per dimension."""
+    """r of shape (batch, 1, hidden): one vector per instance (the paper's wording, the default); (batch, seq, 1):
+    one scalar per token; (batch, seq, hidden): one per token and dimension."""
     batch, seq, hidden = shape
-    size = (batch, seq, 1 if cfg.granularity == "token" else hidden)
-    if cfg.granularity not in ("token", "dim"):
-        raise ValueError(f"mixup.granularity must be 'token' or 'dim', got {cfg.granularity!r}")
+    sizes = {"vector": (batch, 1, hidden), "token": (batch, seq, 1), "dim": (batch, seq, hidden)}
+    if cfg.granularity not in sizes:
+        raise ValueError(f"mixup.granularity must be one of {', '.join(sizes)}, got {cfg.granularity!r}")
+    size = sizes[cfg.granularity]
     if cfg.distribution == "uniform":
         r = torch.rand(size, generator=generator)
     elif cfg.distribution == "beta":

@@ -62,7 +62,8 @@ class TrainResult:
     predictions: pd.DataFrame  # split, lang, uid, label, pred
     curves: list[dict] = field(default_factory=list)  # {"step", "loss", "lr"} and {"step", "selection_acc"}
     best_step: int = 0
-    steps: int = 0
+    steps: int = 0  # optimizer updates
+    examples_seen: int = 0  # training rows processed (source and augmented): what a step-matched comparison matches
     n_source: int = 0
     n_augmented: int = 0
     seconds: float = 0.0
@@ -139,7 +140,7 @@ def train_and_evaluate(
         cb.on_train_begin(total_steps, {"examples": len(data), "steps_per_epoch": steps_per_epoch})
     curves: list[dict] = []
     best_acc, best_step, best_state = -1.0, 0, None
-    step, running, running_n = 0, 0.0, 0
+    step, running, running_n, seen = 0, 0.0, 0, 0
     model.train()
     while step < total_steps:
         order = _epoch_order(len(source), len(data), n_items, gen)
@@ -153,6 +154,7 @@ def train_and_evaluate(
                 loss = batch_loss(model, *batch, pad_id, mixup, gen, amp_dtype) * len(idx) / sum(len(g) for g in group)
                 scaler.scale(loss).backward()
                 loss_sum += loss.detach().item()
+                seen += len(idx)
             if not math.isfinite(loss_sum):
                 raise TrainingDiverged(f"loss became {loss_sum} at step {step + 1}; lower the learning rate "
                                        f"(now {cfg.learning_rate}) or use precision fp32")
@@ -190,7 +192,7 @@ def train_and_evaluate(
         frames.append(pd.DataFrame({"split": es.split, "lang": es.lang, "uid": es.data.uids,
                                     "label": es.data.labels, "pred": preds}))
     result = TrainResult(accuracy=accuracy, predictions=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-                         curves=curves, best_step=best_step, steps=step, n_source=len(source),
+                         curves=curves, best_step=best_step, steps=step, examples_seen=seen, n_source=len(source),
                          n_augmented=len(augmented), seconds=time.perf_counter() - start)
     for cb in callbacks:
         cb.on_train_end(result)

@@ -93,8 +93,10 @@ class TokenTable:
         if neutral_policy == "exclude":
             ok &= ~self.neutral[arr]
         if unit == "word":
-            starts = self.word_start[arr] | self.special[arr]
-            next_starts = np.append(starts[1:], True)  # a single-piece word: the next token starts anew
+            # A single-piece word: the next token starts anew. A punctuation piece glued to the word
+            # (SentencePiece's "▁dog" ",") ends it too: it carries no letter of the word.
+            ends = self.word_start[arr] | self.special[arr] | self.neutral[arr]
+            next_starts = np.append(ends[1:], True)
             ok &= self.word_start[arr] & next_starts
         return ok
 
@@ -104,9 +106,19 @@ class LanguageVocab:
     lang: str
     word_ids: np.ndarray  # candidates replacing word-initial tokens (whole words in unit="word")
     cont_ids: np.ndarray  # candidates replacing continuation pieces (unit="piece" only)
+    word_counts: np.ndarray | None = None  # how often each candidate occurs in the language's text
+    cont_counts: np.ndarray | None = None
 
     def candidates(self, word_start: bool) -> np.ndarray:
         return self.word_ids if word_start else self.cont_ids
+
+    def frequencies(self, word_start: bool) -> np.ndarray:
+        """Each candidate's share of its kind in the language's text (uniform when counts are unknown)."""
+        counts = self.word_counts if word_start else self.cont_counts
+        ids = self.candidates(word_start)
+        if counts is None or len(counts) != len(ids) or not counts.sum():
+            return np.full(len(ids), 1 / max(1, len(ids)))
+        return counts / counts.sum()
 
 
 def count_tokens(tokenizer: PreTrainedTokenizerBase, table: TokenTable, texts: Iterable[str],
@@ -133,7 +145,8 @@ def build_vocab(lang: str, target: Counter, source: Counter, table: TokenTable, 
         keep &= np.array([source.get(int(i), 0) < cfg.min_count for i in ids])
     ids = ids[keep]
     starts = table.word_start[ids] if len(ids) else np.zeros(0, bool)
-    return LanguageVocab(lang, ids[starts], ids[~starts])
+    counts = np.array([target[int(i)] for i in ids], dtype=np.int64)
+    return LanguageVocab(lang, ids[starts], ids[~starts], counts[starts], counts[~starts])
 
 
 def language_vocabularies(
@@ -151,8 +164,7 @@ def language_vocabularies(
     path = cache_dir / "vocab" / f"{key}.json" if cache_dir else None
     if path and path.exists():
         raw = json.loads(path.read_text())
-        return {lang: LanguageVocab(lang, np.array(v["word_ids"], np.int64), np.array(v["cont_ids"], np.int64))
-                for lang, v in raw.items()}
+        return {lang: LanguageVocab(lang, *(np.array(v[k], np.int64) for k in FIELDS)) for lang, v in raw.items()}
     table = TokenTable.build(tokenizer)
     source = count_tokens(tokenizer, table, texts[source_lang], unit)
     vocabs = {lang: build_vocab(lang, count_tokens(tokenizer, table, texts[lang], unit), source, table, cfg)
@@ -160,15 +172,19 @@ def language_vocabularies(
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({lang: {"word_ids": v.word_ids.tolist(), "cont_ids": v.cont_ids.tolist()}
-                                   for lang, v in vocabs.items()}))
+        tmp.write_text(json.dumps({lang: {k: getattr(v, k).tolist() for k in FIELDS} for lang, v in vocabs.items()}))
         tmp.replace(path)
     return vocabs
 
 
+FIELDS = ("word_ids", "cont_ids", "word_counts", "cont_counts")
+CACHE_VERSION = 2  # 2: counts kept; words followed by a punctuation piece are whole words
+
+
 def _cache_key(tokenizer, texts, source_lang, targets, cfg, unit) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([tokenizer.name_or_path, len(tokenizer), source_lang, targets, asdict(cfg), unit]).encode())
+    h.update(json.dumps([CACHE_VERSION, tokenizer.name_or_path, len(tokenizer), source_lang, targets, asdict(cfg),
+                         unit]).encode())
     h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
     for lang in [source_lang, *targets]:
         h.update(lang.encode())

@@ -21,7 +21,8 @@ def result_metrics(result: Any) -> dict[str, float]:
     """The summary metrics of a RunResult (step 0): its flat metrics, counts, timings, augmentation stats."""
     train, aug = result.train, result.augmentation
     out = dict(result.metrics)
-    out.update(train_steps=train.steps, best_step=train.best_step, n_source=train.n_source,
+    out.update(train_steps=train.steps, examples_seen=getattr(train, "examples_seen", None), best_step=train.best_step,
+               n_source=train.n_source,
                n_augmented=train.n_augmented, wall_seconds=result.seconds, train_seconds=train.seconds)
     if aug is not None:
         out.update(aug_seconds=getattr(aug, "seconds", None), aug_forward_rows=getattr(aug, "forward_rows", None))

@@ -49,14 +49,16 @@ def augment(model_name: str, tokenizer: PreTrainedTokenizerBase, src: Encoded, v
     props, cached = _cached_proposals(model_name, tokenizer, src, vocabs, table, cfg, neutral, cache_dir, device, progress)
     words = [table.scheme.strip(t or "") for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
     examples, stats = {}, {}
+    draw = seed if cfg.draw_seed is None else cfg.draw_seed
     for k, lang in enumerate(targets):
-        rng = np.random.default_rng([seed, k])
+        rng = np.random.default_rng([draw, k])
         pool = code_switch(src, props, lang, source_lang, cfg, rng)
         chosen = select(pool, cfg.samples_per_lang, cfg.selection, rng)
-        if cfg.substitution == "random":
-            chosen = random_substitution(chosen, src, vocabs, source_lang, table, rng)
+        if cfg.substitution in ("random", "random-frequency"):
+            chosen = random_substitution(chosen, src, vocabs, source_lang, table, rng,
+                                         by_frequency=cfg.substitution == "random-frequency")
         elif cfg.substitution != "mlm":
-            raise ValueError(f"augment.substitution must be 'mlm' or 'random', got {cfg.substitution!r}")
+            raise ValueError(f"augment.substitution must be mlm, random or random-frequency, got {cfg.substitution!r}")
         examples[lang] = chosen
         stats[lang] = augmentation_stats(chosen, pool, src, props, lang, words, (lexicons or {}).get(lang))
     return AugmentationResult(examples, stats, 0 if cached else props.forward_rows,

@@ -105,18 +105,22 @@ def _synonyms(ids, pos, s_ids, s_probs, threshold, budget, taken, copy, rng) -> 
 
 
 def random_substitution(examples: list[Augmented], src: Encoded, vocabs: dict[str, LanguageVocab],
-                        source_lang: str, table: TokenTable, rng: np.random.Generator) -> list[Augmented]:
-    """The control: the very same positions, filled with random tokens of the same language and kind."""
+                        source_lang: str, table: TokenTable, rng: np.random.Generator,
+                        by_frequency: bool = False) -> list[Augmented]:
+    """The control: the very same positions, filled with random tokens of the same language and kind, drawn
+    uniformly or (`by_frequency`) as often as they occur in the language's text, as real substitutes would."""
     out = []
     for ex in examples:
         orig = src.input_ids[ex.source_index]
         aug = orig.copy()
         for p, is_syn in zip(ex.positions, ex.synonym):
             vocab = vocabs[source_lang if is_syn else ex.lang]
-            cand = vocab.candidates(bool(table.word_start[orig[p]]))
-            cand = cand[cand != orig[p]]
+            start = bool(table.word_start[orig[p]])
+            cand, weight = vocab.candidates(start), vocab.frequencies(start)
+            other = cand != orig[p]
+            cand, weight = cand[other], weight[other]
             if len(cand):
-                aug[p] = rng.choice(cand)
+                aug[p] = rng.choice(cand, p=weight / weight.sum()) if by_frequency else rng.choice(cand)
         out.append(Augmented(ex.uid, ex.source_index, ex.lang, ex.label, aug, ex.positions,
                              np.zeros(len(ex.positions), np.float32), ex.synonym))
     return out
