@@ -34,7 +34,10 @@ def setup(n: int) -> dict:
     spec = load_study("studies/demo.yaml")
     cfg = spec.config(spec.cells()[0])
     cache = cache_root(cfg)
-    data, texts, _ = load_data(cfg)
+    from salt.vocab_text import unlabeled_text
+
+    inputs = load_data(cfg)
+    data, texts = inputs.data, unlabeled_text(cfg, inputs, [cfg.source_lang, *cfg.target_langs]).texts
     tokenizer = load_tokenizer(cfg.model, str(cache))
     src = encode(tokenizer, data.get("train", cfg.source_lang)[:n], cfg.train.max_seq_len)
     vocabs = language_vocabularies(tokenizer, texts, cfg.source_lang, list(cfg.target_langs), cfg.vocab,

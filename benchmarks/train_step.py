@@ -26,10 +26,11 @@ def demo_setup():
 
     spec = load_study(ROOT / "studies" / "demo.yaml")
     cfg = spec.config(next(c for c in spec.cells() if c.arm == "salt"))
-    data, texts, lexicon = load_data(cfg)
+    inputs = load_data(cfg)
+    data = inputs.data
     tokenizer = load_tokenizer(cfg.model, str(cache_root(cfg)))
     source = encode(tokenizer, data.get("train", cfg.source_lang), cfg.train.max_seq_len)
-    aug = self_augment(cfg, tokenizer, source, texts, lexicon, list(cfg.target_langs), torch.device("cpu"))
+    aug = self_augment(cfg, tokenizer, source, inputs, list(cfg.target_langs), torch.device("cpu"))
     rows = [a for lang in cfg.target_langs for a in aug.examples[lang]]
     return cfg, data, tokenizer, source, rows
 

@@ -36,7 +36,7 @@ def run(opts: dict) -> list[Figure]:
     cfg = spec.config(next(c for c in spec.cells() if c.arm == "baseline"))
     cfg = replace(cfg, train=replace(cfg.train, epochs=1))
     torch.set_num_threads(1)
-    data, _, _ = load_data(cfg)
+    data = load_data(cfg).data
     tokenizer = load_tokenizer(cfg.model, str(cache_root(cfg)))
     source = encode(tokenizer, data.get("train", cfg.source_lang)[:n_train], cfg.train.max_seq_len)
     selection = encode(tokenizer, data.get("dev", cfg.source_lang)[:32], cfg.train.max_seq_len)

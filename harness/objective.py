@@ -16,7 +16,8 @@ from harness.progress import ProgressLine
 from harness.records import Cell
 from harness.study import StudySpec
 from harness.tracking.runs import StudyTracker
-from harness.tracking.tags import TRIAL
+from harness.tracking.tags import CONTAMINATED, TRIAL
+from salt.config import contaminated
 
 
 def distributions(spec: StudySpec, arm: str) -> dict[str, optuna.distributions.BaseDistribution]:
@@ -89,7 +90,7 @@ class Objective:
         self.spec, self.tracker, self.parent, self.worker, self.progress = spec, tracker, parent, worker, progress
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from salt.run import run
+        from salt.run import describe_shortfalls, run
 
         spec, tracker = self.spec, self.tracker
         objective = spec.sampler.objective
@@ -109,9 +110,10 @@ class Objective:
             trial.set_user_attr("reused_run", recorded.run_id)
             return float(recorded.metrics[objective])
         cfg = spec.config(cell)
-        run_id = tracker.start_trial(self.parent, cell.label, cell.run_params(cfg),
-                                     {**cell.tags(), TRIAL: str(trial.number), "salt.worker": str(self.worker)},
-                                     revision=spec.revision)
+        tags = {**cell.tags(), TRIAL: str(trial.number), "salt.worker": str(self.worker)}
+        if contaminated(cfg):
+            tags[CONTAMINATED] = "true"
+        run_id = tracker.start_trial(self.parent, cell.label, cell.run_params(cfg), tags, revision=spec.revision)
         trial.set_user_attr("mlflow_run_id", run_id)
         line = ProgressLine(self.worker, trial.number, cell.label, enabled=self.progress)
         try:
@@ -130,5 +132,8 @@ class Objective:
             trial.set_user_attr("fail_reason", f"{type(err).__name__}: {err}"[:1000])
             tracker.fail_trial(run_id, f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
             raise
+        if result.degenerate:
+            trial.set_user_attr("degenerate", describe_shortfalls(result.degenerate)[:1000])
+            line.warn(f"degenerate cell: {describe_shortfalls(result.degenerate)}")
         line.close(f"{objective} {value:.3f}")
         return value

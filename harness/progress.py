@@ -39,5 +39,10 @@ class ProgressLine(Callback):
         eta = elapsed / step * (self.total - step) if step else 0
         self._emit(f"step {step}/{self.total} loss {logs['loss']:.3f} ETA {eta:4.0f}s")
 
+    def warn(self, text: str) -> None:
+        """A warning line, printed whether or not progress lines are (it changes how results read)."""
+        sys.stderr.write(f"{self.prefix} warning: {text}\n")
+        sys.stderr.flush()
+
     def close(self, outcome: str) -> None:
         self._emit(f"done in {time.perf_counter() - self.start:.0f}s: {outcome}", force=True)

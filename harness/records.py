@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from salt.arms import get_arm
-from salt.config import RunConfig, build_config, display_value, identity
+from salt.config import RunConfig, build_config, check_rules, display_value, identity
 
 CELL_TAG = "salt.cell"  # the cell id: what reuse and resume search for
 RECORD_TAG = "salt.record"  # the cell as canonical JSON: what `Cell.from_tags` reads back
@@ -106,7 +106,7 @@ def setting_label(settings: Iterable[tuple[str, Any]]) -> str:
 
 def resolve(base: RunConfig, arm: str, settings: Iterable[tuple[str, Any]], seed: int) -> RunConfig:
     """The run config of a cell: the study's base, the cell's settings (checked), the arm, the seed."""
-    return replace(get_arm(arm).apply(build_config(base, list(settings))), seed=seed)
+    return check_rules(replace(get_arm(arm).apply(build_config(base, list(settings))), seed=seed))
 
 
 def make_cell(base: RunConfig, arm: str, settings: Iterable[tuple[str, Any]], seed: int) -> tuple[Cell, RunConfig]:

@@ -19,13 +19,13 @@ from typing import Any, Literal
 import yaml
 
 from harness.records import MAX_RECORD, Cell, canonical, content_hash, make_cell, resolve
-from salt.arms import ARMS, get_arm
-from salt.config import (SECTIONS, ConfigError, RunConfig, build_config, check_value, config_field,
+from salt.arms import ARMS, DRAW_KEY, get_arm
+from salt.config import (SECTIONS, ConfigError, RunConfig, build_config, check_rules, check_value, config_field,
                          config_fields, display_value, from_dict, identity, setting)
 from salt.data.tasks import TASKS, get_task
 
 DEFAULT_MAX_CELLS = 10_000  # a bigger grid is refused unless asked for (`--max-cells`): likely a typo in an axis
-TOP_KEYS = {"name", "description", "task", "data", "model", "languages", "arms", "axes", "seeds", "sampler",
+TOP_KEYS = {"name", "description", "task", "data", "model", "languages", "arms", "axes", "seeds", "draws", "sampler",
             "output", *SECTIONS}
 
 
@@ -226,6 +226,10 @@ def parse_study(raw: Any, path: Path, max_cells: int | None = None) -> StudySpec
         if not isinstance(values, dict):
             raise err(section, "must be a mapping of settings, e.g. " + f"{section}: {{{_example(section)}}}")
         base = _build(path, base, [(f"{section}.{k}", v) for k, v in values.items()])
+    try:
+        check_rules(base)
+    except ConfigError as e:
+        raise StudyError(path, e.key, e.reason) from None
 
     arms = raw["arms"]
     if not isinstance(arms, list) or not arms:
@@ -243,6 +247,19 @@ def parse_study(raw: Any, path: Path, max_cells: int | None = None) -> StudySpec
             raise err("sampler.n_trials", "a TPE study needs a trial budget: n_trials: <positive integer>")
         if sampler.arm not in arms:
             raise err("sampler.arm", f"{sampler.arm!r} must be one of the study's arms: {', '.join(arms)}")
+    draws = raw.get("draws", 1)
+    if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1:
+        raise err("draws", "a positive count of augmentation draws per training seed (draws: 3)")
+    if draws > 1:
+        drawing = [a for a in arms if ARMS[a].draws]
+        if sampler.type != "grid":
+            raise err("draws", "draws cross the draws with the seeds of a grid study; a TPE study cannot")
+        if DRAW_KEY in axes:
+            raise err("draws", f"set draws or the axis {DRAW_KEY}, not both")
+        if not drawing:
+            raise err("draws", "no arm of the study makes random draws (those that do: "
+                      + ", ".join(a for a, arm in ARMS.items() if arm.draws) + ")")
+        axes[DRAW_KEY] = list(range(draws))
     seeds = raw["seeds"]
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
         seeds = list(range(seeds))
@@ -400,6 +417,11 @@ def preflight(spec: StudySpec) -> list[str]:
     model = check_model(spec.base.model)
     if model:
         problems.append(f"model: {model}")
+    if any(get_arm(arm).uses("vocab.source") for arm in spec.arms):
+        from salt.vocab_text import source_problems
+
+        langs = [spec.base.source_lang, *(spec.base.target_langs or ())]
+        problems += source_problems(spec.base, langs)
     names = metric_names(spec.base)
     if spec.sampler.objective not in names:
         problems.append(f"sampler.objective: {spec.sampler.objective!r} is not a metric a run reports; choose one of "

@@ -11,6 +11,7 @@ from typing import Callable
 from salt.config import RunConfig
 
 AUGMENTATION_SECTIONS = ("augment", "mixup", "vocab")
+DRAW_KEY = "augment.draw_seed"
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,15 @@ class Arm:
     # Config sections that cannot change this arm's result: a study gives it one cell for all their values,
     # and a cell's identity leaves them out.
     ignores: tuple[str, ...] = ()
-    reference: bool = False  # the plain fine-tuning every other arm is compared with
+    reference: bool = False  # plain fine-tuning: every other arm is compared with a reference
+    step_matched: bool = False  # a reference trained for as many updates as the augmented arms
     controls: str | None = None  # the arm this one is a control for: reports compare the two
+    draws: bool = False  # its augmentation makes random draws (selection, substitutes): `draws: k` repeats them
 
     def uses(self, key: str) -> bool:
         """Whether the dotted setting `key` can change this arm's result."""
+        if key == DRAW_KEY:
+            return self.draws
         return key.split(".", 1)[0] not in self.ignores
 
 
@@ -63,13 +68,19 @@ register_arm(Arm(
     "plain fine-tuning on the source data", augments=False, ignores=AUGMENTATION_SECTIONS, reference=True))
 register_arm(Arm("salt", _augment, "SALT", "#1b6ca8", "self-augmentation (+ mixup per the config)"))
 register_arm(Arm(
-    "random-selection", lambda c: _augment(c, selection="random"), "Random selection", "#d1495b",
-    "the same augmentation, N examples per language drawn uniformly (sampling control)", controls="salt"))
-register_arm(Arm(
-    "random-substitution", lambda c: _augment(c, substitution="random"), "Random substitution", "#edae49",
-    "the same positions switched to random target-language tokens (substitution control)", controls="salt"))
-register_arm(Arm(
     "equal-steps", lambda c: replace(_augment(c), train=replace(c.train, equal_steps=True)),
     "Baseline (equal steps)", "#66a182",
-    "the baseline trained for as many updates as the salt arm, so a gain is not just more updates",
-    augments=False, ignores=("mixup",), controls="salt"))
+    "the baseline trained on source data for as many updates as the augmented arms take, so a gain is not "
+    "just more updates", augments=False, ignores=("mixup",), reference=True, step_matched=True))
+register_arm(Arm(
+    "random-selection", lambda c: _augment(c, selection="random"), "Random selection", "#d1495b",
+    "the same augmentation, N examples per language drawn uniformly (sampling control)", controls="salt",
+    draws=True))
+register_arm(Arm(
+    "random-substitution", lambda c: _augment(c, substitution="random"), "Random substitution", "#edae49",
+    "the same positions switched to random target-language tokens drawn uniformly (substitution control)",
+    controls="salt", draws=True))
+register_arm(Arm(
+    "random-frequency", lambda c: _augment(c, substitution="random-frequency"), "Random substitution (frequency)",
+    "#8d6a9f", "the same positions switched to target-language tokens drawn by their frequency in the target text "
+    "(a substitution control closer to real text)", controls="salt", draws=True))

@@ -34,16 +34,37 @@ def setting(default: Any, help: str, *, ge: float | None = None, gt: float | Non
 
 @dataclass(frozen=True)
 class VocabConfig:
-    """How a language's candidate vocabulary is derived from its unlabeled text (see salt/vocab.py)."""
+    """Where each language's candidate vocabulary comes from (see salt/vocab.py and salt/vocab_text.py).
 
-    min_count: int = setting(2, "a token is a candidate once seen this often in the language's text", ge=1)
+    The text must not be the evaluation text: substitutes steered to the exact words of the dev set whose
+    accuracy is the sweep objective make the comparison optimistic. So real tasks default to leak-free
+    text (wordfreq word lists), the task's dev text needs `allow_eval_text` (runs are tagged contaminated),
+    and its test text is never used.
+    """
+
+    source: Literal["auto", "corpus", "wordfreq", "files", "hub", "task"] = setting(
+        "auto", "auto: the synthetic world's corpora for synthetic tasks, wordfreq for real ones; corpus; wordfreq "
+                "(word lists, offline); files ({dir}/{lang}.txt); hub (a monolingual `datasets` id); task "
+                "(the task's own text of text_split)")
+    min_count: int = setting(2, "a token is a candidate once seen this often in running text (word lists: once)",
+                             ge=1)
+    # Tokens frequent in the source language too (shared subwords, loan words): "exclude" keeps every
+    # substitution a real switch of language; "keep" lets the MLM propose them.
     shared: Literal["exclude", "keep"] = setting(
         "exclude", "tokens frequent in the source too: exclude keeps every substitution a real switch of language")
     neutral: Literal["exclude", "keep"] = setting(
         "exclude", "tokens with no letter (digits, punctuation): never candidates, never replaced")
-    text_split: Literal["auto", "corpus", "train", "dev", "test"] = setting(
-        "auto", "unlabeled text per language: corpus (synthetic world), a split's text without labels, "
-                "or auto (corpus if any, else dev)")
+    text_split: Literal["train", "dev", "test"] = setting(
+        "dev", "source task: the split whose text (labels unused) is read; dev needs allow_eval_text, test is refused")
+    allow_eval_text: bool = setting(False, "accept evaluation (dev) text as the vocabulary source: runs are "
+                                           "tagged contaminated")
+    dir: str | None = setting(None, "source files: the directory of {lang}.txt files (one text per line)")
+    hub_id: str | None = setting(None, "source hub: a `datasets` id with one config per language")
+    hub_config: str = setting("{lang}", "source hub: the config name, {lang} replaced (e.g. 20231101.{lang})")
+    hub_split: str = setting("train", "source hub: the split streamed")
+    hub_column: str = setting("text", "source hub: the text column")
+    max_lines: int = setting(100_000, "source files and hub: the first lines read per language", ge=1)
+    wordfreq_words: int = setting(50_000, "source wordfreq: the most frequent words taken per language", ge=1)
 
 
 @dataclass(frozen=True)
@@ -53,7 +74,15 @@ class AugmentConfig:
     enabled: bool = setting(True, "augment at all (arms set this)")
     mode: Literal["visible", "masked"] = setting("visible", "token kept visible (1 pass per sentence) or masked")
     unit: Literal["word", "piece"] = setting("word", "substitute single-piece words only, or any piece")
-    threshold: float = setting(0.3, "minimum probability, renormalised over the target vocabulary", ge=0, le=1)
+    threshold: float = setting(0.3, "minimum probability of a substitute (its meaning: threshold_on)", ge=0, le=1)
+    # What the threshold is applied to. "restricted" (the default, as in SALT): the probability renormalised
+    # over the target language's candidates, whose meaning shifts with the candidate set's size (a language
+    # with few candidates gets confident proposals more easily). "full": the probability under the MLM's
+    # whole vocabulary, independent of the candidate set. "quantile": the threshold is a quantile of the
+    # language's top-1 restricted probabilities, so every language keeps the same share of its positions.
+    threshold_on: Literal["restricted", "full", "quantile"] = setting(
+        "restricted", "restricted (renormalised over the target candidates), full (whole vocabulary) or quantile "
+                      "(a per-language quantile of top-1 probabilities)")
     max_ratio: float = setting(0.5, "at most this share of a sentence's eligible tokens is switched", ge=0, le=1)
     copies: int = setting(1, "augmented copies per source example and language (copy 0 = top-1 choices)", ge=1)
     synonyms: bool = setting(False, "also propose source-language synonyms")
@@ -396,10 +425,42 @@ def build_config(base: RunConfig | None = None, overrides: Mapping[str, Any] | I
 
 
 def check_config(cfg: RunConfig) -> RunConfig:
-    """Every setting of an already built config checked (configs made in Python skip `build_config`)."""
+    """Every setting checked, then the rules that tie settings together."""
     for key, value in flatten(cfg).items():
         parse_value(key, value)
+    return check_rules(cfg)
+
+
+def check_rules(cfg: RunConfig) -> RunConfig:
+    """The rules that tie settings together (`RULES`); a ConfigError names the setting to change."""
+    for rule in RULES:
+        rule(cfg)
     return cfg
+
+
+def contaminated(cfg: RunConfig) -> bool:
+    """Whether the candidate vocabularies come from evaluation text (the task's dev split)."""
+    return cfg.vocab.source == "task" and cfg.vocab.text_split != "train"
+
+
+def _vocab_text(cfg: RunConfig) -> None:
+    v = cfg.vocab
+    if v.text_split == "test":
+        raise ConfigError("vocab.text_split", "the test split is evaluation text and never builds vocabularies: use "
+                          "a leak-free vocab.source (wordfreq, files, hub) or, knowingly, text_split dev with "
+                          "allow_eval_text: true")
+    if contaminated(cfg) and not v.allow_eval_text:
+        raise ConfigError("vocab.source", "task text of the dev split is the evaluation text the objective is "
+                          "measured on (a leak): use a leak-free source (wordfreq, files, hub), text_split train, or "
+                          "set vocab.allow_eval_text: true to accept it (runs are tagged contaminated)")
+    if v.source == "files" and not v.dir:
+        raise ConfigError("vocab.dir", "vocab.source files needs dir: a directory of {lang}.txt files")
+    if v.source == "hub" and not v.hub_id:
+        raise ConfigError("vocab.hub_id", "vocab.source hub needs hub_id: a `datasets` id with one config per language "
+                          "(e.g. wikimedia/wikipedia with hub_config 20231101.{lang})")
+
+
+RULES = (_vocab_text,)
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

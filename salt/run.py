@@ -4,10 +4,11 @@ The same path serves mBERT on XNLI and the tiny model on the synthetic world; on
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -18,11 +19,14 @@ from transformers import set_seed
 from salt.augment import AugmentationResult, augment
 from salt.config import RunConfig, check_config
 from salt.data.tasks import get_task
-from salt.data.types import TaskData
+from salt.data.types import TaskData, TaskInputs
 from salt.encode import Encoded, encode
 from salt.models import load_classifier, load_tokenizer, pick_device
 from salt.train import Callback, EvalSet, TrainResult, train_and_evaluate
 from salt.vocab import language_vocabularies
+from salt.vocab_text import unlabeled_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,27 +36,17 @@ class RunResult:
     augmentation: AugmentationResult | None
     metrics: dict[str, float]
     seconds: float
+    # Languages whose augmentation selected nothing, or fewer examples than asked for: lang -> counts
+    degenerate: dict[str, dict] = field(default_factory=dict)
 
 
 def cache_root(cfg: RunConfig) -> Path:
     return Path(cfg.cache_dir or os.environ.get("SALT_CACHE") or Path.home() / ".cache" / "salt")
 
 
-def load_data(cfg: RunConfig) -> tuple[TaskData, dict[str, list[str]], dict[str, dict[str, str]] | None]:
-    """Task data, unlabeled text per language (for vocabularies) and the gold lexicon where one exists."""
-    inputs = get_task(cfg.task).load(cfg)
-    data, corpora = inputs.data, inputs.corpora
-    split = cfg.vocab.text_split
-    if split == "auto":
-        split = "corpus" if corpora else "dev"
-    if split == "corpus":
-        if not corpora:
-            raise ValueError(f"vocab.text_split 'corpus' needs the synthetic world; task {cfg.task!r} has none")
-        texts = corpora
-    else:
-        texts = {lang: [t for e in data.get(split, lang) for t in (e.text_a, e.text_b)]
-                 for lang in data.spec.languages}
-    return data, texts, inputs.lexicon
+def load_data(cfg: RunConfig) -> TaskInputs:
+    """The task's data (and, for the synthetic world, its corpora and gold lexicon), from its registry loader."""
+    return get_task(cfg.task).load(cfg)
 
 
 def _languages(cfg: RunConfig, data: TaskData) -> list[str]:
@@ -94,7 +88,8 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
     start = time.perf_counter()
     device = pick_device(cfg.train.device)
     cache = cache_root(cfg)
-    data, texts, lexicon = load_data(cfg)
+    inputs = load_data(cfg)
+    data = inputs.data
     targets = _languages(cfg, data)
     missing = [l for l in [cfg.source_lang, *targets] if l not in data.spec.languages]
     if missing:
@@ -105,7 +100,10 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
 
     tokenizer = load_tokenizer(cfg.model, str(cache))
     source = encode(tokenizer, train_examples, cfg.train.max_seq_len)
-    aug = self_augment(cfg, tokenizer, source, texts, lexicon, targets, device, progress) if cfg.augment.enabled else None
+    aug = self_augment(cfg, tokenizer, source, inputs, targets, device, progress) if cfg.augment.enabled else None
+    short = aug.shortfalls(cfg.augment.samples_per_lang) if aug is not None else {}
+    if short:
+        log.warning("degenerate augmentation: %s", describe_shortfalls(short))
 
     augmented = [] if aug is None or cfg.train.equal_steps else [a for l in targets for a in aug.examples[l]]
     equal_items = len(source) + sum(len(v) for v in aug.examples.values()) if aug and cfg.train.equal_steps else None
@@ -130,23 +128,31 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
     result = train_and_evaluate(model, tokenizer.pad_token_id, source, augmented, selection, eval_sets, cfg.train,
                                 cfg.mixup if augmented else type(cfg.mixup)(enabled=False), cfg.seed, equal_items,
                                 device, cbs)
-    return RunResult(cfg, result, aug, summarize(result.accuracy, cfg.source_lang), time.perf_counter() - start)
+    return RunResult(cfg, result, aug, summarize(result.accuracy, cfg.source_lang), time.perf_counter() - start, short)
 
 
-def self_augment(cfg: RunConfig, tokenizer, source: Encoded, texts: dict[str, list[str]],
-                 lexicon: dict[str, dict[str, str]] | None, targets: list[str], device: torch.device,
-                 progress: bool = False) -> AugmentationResult:
-    """Vocabularies, then augmentation of the source examples into every target language."""
+def describe_shortfalls(short: dict[str, dict]) -> str:
+    """`fr selected 0 of 800 (pool 0); de selected 412 of all (pool 412)`."""
+    return "; ".join(f"{lang} selected {c['selected']} of {'all' if c['requested'] is None else c['requested']} "
+                     f"(pool {c['pool']})" for lang, c in short.items())
+
+
+def self_augment(cfg: RunConfig, tokenizer, source: Encoded, inputs: TaskInputs, targets: list[str],
+                 device: torch.device, progress: bool = False) -> AugmentationResult:
+    """Vocabularies from each language's unlabeled text, then augmentation of the source examples into every
+    target language."""
     cache = cache_root(cfg)
-    vocabs = language_vocabularies(tokenizer, texts, cfg.source_lang, targets, cfg.vocab, cfg.augment.unit, cache)
+    text = unlabeled_text(cfg, inputs, [cfg.source_lang, *targets])
+    vocabs = language_vocabularies(tokenizer, text.texts, cfg.source_lang, targets, cfg.vocab, cfg.augment.unit, cache,
+                                   text.weights)
     if cfg.augment.synonyms:  # the source's own vocabulary, shared tokens kept, proposes synonyms
-        vocabs.update(language_vocabularies(tokenizer, texts, cfg.source_lang, [cfg.source_lang],
-                                            replace(cfg.vocab, shared="keep"), cfg.augment.unit, cache))
+        vocabs.update(language_vocabularies(tokenizer, text.texts, cfg.source_lang, [cfg.source_lang],
+                                            replace(cfg.vocab, shared="keep"), cfg.augment.unit, cache, text.weights))
     src = source
     if cfg.augment.max_source_examples is not None:
         src = Encoded(*(f[:cfg.augment.max_source_examples] for f in
                         (source.input_ids, source.token_type_ids, source.labels, source.uids, source.langs)))
-    return augment(cfg.model, tokenizer, src, vocabs, cfg.augment, cfg.source_lang, cfg.seed, lexicon,
+    return augment(cfg.model, tokenizer, src, vocabs, cfg.augment, cfg.source_lang, cfg.seed, inputs.lexicon,
                    cache, device, cfg.vocab.neutral, progress)
 
 

@@ -122,30 +122,46 @@ class LanguageVocab:
 
 
 def count_tokens(tokenizer: PreTrainedTokenizerBase, table: TokenTable, texts: Iterable[str],
-                 unit: str) -> Counter:
-    """Token counts; with unit="word", only tokens standing as whole single-piece words count."""
+                 unit: str, weights: Iterable[float] | None = None) -> Counter:
+    """Token counts; with unit="word", only tokens standing as whole single-piece words count. With `weights`
+    (a word list's word frequencies) each text counts its weight instead of 1."""
     counts: Counter = Counter()
     texts = list(texts)
+    weights = list(weights) if weights is not None else None
     for start in range(0, len(texts), 1000):
-        for ids in tokenizer(texts[start:start + 1000], add_special_tokens=False)["input_ids"]:
+        batch = tokenizer(texts[start:start + 1000], add_special_tokens=False)["input_ids"]
+        for j, ids in enumerate(batch):
+            w = 1 if weights is None else weights[start + j]
             if unit == "word":
                 keep = table.eligible(ids, "word", "keep") if ids else []
-                counts.update(i for i, k in zip(ids, keep) if k)
-            else:
-                counts.update(ids)
+                ids = [i for i, k in zip(ids, keep) if k]
+            for i in ids:
+                counts[i] += w
     return counts
 
 
-def build_vocab(lang: str, target: Counter, source: Counter, table: TokenTable, cfg: VocabConfig) -> LanguageVocab:
-    ids = np.array(sorted(i for i, c in target.items() if c >= cfg.min_count), dtype=np.int64)
+def build_vocab(lang: str, target: Counter, source: Counter, table: TokenTable, cfg: VocabConfig,
+                relative: bool = False) -> LanguageVocab:
+    """Running text: candidates are seen `min_count` times, and (shared: exclude) seen fewer than `min_count`
+    times in the source. Word lists (`relative`, weighted by frequency): every listed token is a candidate,
+    and shared ones are those more frequent in the source than in the target (a top-50k English list holds
+    "les" and "dans" too, but rarely)."""
+    if relative:
+        total_t, total_s = sum(target.values()) or 1, sum(source.values()) or 1
+        ids = np.array(sorted(i for i, c in target.items() if c > 0), dtype=np.int64)
+    else:
+        ids = np.array(sorted(i for i, c in target.items() if c >= cfg.min_count), dtype=np.int64)
     keep = ~table.special[ids] if len(ids) else np.zeros(0, bool)
     if cfg.neutral == "exclude" and len(ids):
         keep &= ~table.neutral[ids]
     if cfg.shared == "exclude" and len(ids):
-        keep &= np.array([source.get(int(i), 0) < cfg.min_count for i in ids])
+        if relative:
+            keep &= np.array([source.get(int(i), 0) / total_s < target[int(i)] / total_t for i in ids])
+        else:
+            keep &= np.array([source.get(int(i), 0) < cfg.min_count for i in ids])
     ids = ids[keep]
     starts = table.word_start[ids] if len(ids) else np.zeros(0, bool)
-    counts = np.array([target[int(i)] for i in ids], dtype=np.int64)
+    counts = np.array([target[int(i)] for i in ids], dtype=np.float64)
     return LanguageVocab(lang, ids[starts], ids[~starts], counts[starts], counts[~starts])
 
 
@@ -157,17 +173,24 @@ def language_vocabularies(
     cfg: VocabConfig,
     unit: str = "word",
     cache_dir: Path | None = None,
+    weights: dict[str, list[float]] | None = None,
 ) -> dict[str, LanguageVocab]:
-    """Candidate vocabularies for the target languages, cached on disk by (tokenizer, text, config)."""
+    """Candidate vocabularies for the target languages, cached on disk by (tokenizer, text, config).
+
+    `weights`: the texts are word lists with these word frequencies (see `build_vocab`).
+    """
     targets = list(targets)
-    key = _cache_key(tokenizer, texts, source_lang, targets, cfg, unit)
+    key = _cache_key(tokenizer, texts, source_lang, targets, cfg, unit, weights)
     path = cache_dir / "vocab" / f"{key}.json" if cache_dir else None
     if path and path.exists():
         raw = json.loads(path.read_text())
-        return {lang: LanguageVocab(lang, *(np.array(v[k], np.int64) for k in FIELDS)) for lang, v in raw.items()}
+        return {lang: LanguageVocab(lang, *(np.array(v[k], np.int64 if k.endswith("ids") else np.float64)
+                                            for k in FIELDS)) for lang, v in raw.items()}
     table = TokenTable.build(tokenizer)
-    source = count_tokens(tokenizer, table, texts[source_lang], unit)
-    vocabs = {lang: build_vocab(lang, count_tokens(tokenizer, table, texts[lang], unit), source, table, cfg)
+    w = weights or {}
+    source = count_tokens(tokenizer, table, texts[source_lang], unit, w.get(source_lang))
+    vocabs = {lang: build_vocab(lang, count_tokens(tokenizer, table, texts[lang], unit, w.get(lang)), source, table, cfg,
+                                relative=weights is not None)
               for lang in targets}
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,13 +201,15 @@ def language_vocabularies(
 
 
 FIELDS = ("word_ids", "cont_ids", "word_counts", "cont_counts")
-CACHE_VERSION = 2  # 2: counts kept; words followed by a punctuation piece are whole words
+CACHE_VERSION = 3  # 2: counts kept, a punctuation piece ends a word; 3: weighted word lists
 
 
-def _cache_key(tokenizer, texts, source_lang, targets, cfg, unit) -> str:
+def _cache_key(tokenizer, texts, source_lang, targets, cfg, unit, weights=None) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([CACHE_VERSION, tokenizer.name_or_path, len(tokenizer), source_lang, targets, asdict(cfg),
                          unit]).encode())
+    if weights is not None:
+        h.update(json.dumps({lang: weights[lang] for lang in sorted(weights)}).encode())
     h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
     for lang in [source_lang, *targets]:
         h.update(lang.encode())

@@ -1,5 +1,7 @@
 """A study's MLflow records without training: finished runs for every cell, recorded as the objective
 records them, with accuracies computed from fabricated per-example predictions (seconds, not minutes)."""
+import json
+
 import numpy as np
 import pandas as pd
 import yaml
@@ -14,16 +16,18 @@ from harness.tracking.runs import StudyTracker
 from harness.tracking.store import prepare_store
 
 LANGS = ("en", "fr", "de")
-GAIN = {"baseline": 0.0, "salt": 0.06, "random-selection": 0.02}
+GAIN = {"baseline": 0.0, "equal-steps": 0.01, "salt": 0.06, "random-selection": 0.02}
+POOL = 400  # augmented examples a language's pool holds: an N of `all` selects this many
+UPDATES = {"baseline": 100}  # optimizer updates: the augmented arms (and equal-steps) train for 150
 
 
-def study_file(tmp, name, seeds=5, arms=("baseline", "salt", "random-selection")):
+def study_file(tmp, name, seeds=5, arms=("baseline", "salt", "random-selection"), **extra):
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump({
         "name": name, "task": "synthetic-nli", "data": {"source": "synthetic", "world": "tiny"},
         "languages": {"source": "en", "targets": ["fr", "de"]}, "arms": list(arms),
         "axes": {"augment.samples_per_lang": [50, "all"]}, "seeds": list(range(seeds)),
-        "output": {"dir": str(tmp / "store")}}))
+        "output": {"dir": str(tmp / "store")}, **extra}))
     return path
 
 
@@ -38,8 +42,9 @@ def predictions(rng, acc):
     return pd.concat(rows, ignore_index=True)
 
 
-def write_store(path, skip=()):
-    """Finished runs for every cell of the study, recorded as the objective records them (minus training)."""
+def write_store(path, skip=(), degenerate=()):
+    """Finished runs for every cell of the study, recorded as the objective records them (minus training):
+    accuracies, updates, augmented examples selected (the cells in `degenerate` selected none in fr)."""
     spec = load_study(path)
     uri = locate(spec).tracking_uri
     exp = prepare_store(uri, spec.name)
@@ -64,6 +69,12 @@ def write_store(path, skip=()):
             metrics.update({f"{split}_acc_{l}": v for l, v in per.items()})
             metrics[f"{split}_acc_avg"] = float(np.mean(list(per.values())))
             metrics[f"{split}_acc_avg_targets"] = float(np.mean([per["fr"], per["de"]]))
+        metrics["train_steps"] = UPDATES.get(cell.arm, 150)
+        if cell.arm != "baseline":
+            for lang in ("fr", "de"):
+                metrics[f"aug.{lang}.n_selected"] = 0 if cell.id in degenerate and lang == "fr" else min(size or POOL, POOL)
+        if cell.id in degenerate:
+            client.set_tag(run, "salt.degenerate", json.dumps({"fr": {"requested": size, "selected": 0, "pool": 0}}))
         client.log_batch(run, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
         out = path.parent / f"preds-{run}"
         out.mkdir()

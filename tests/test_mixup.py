@@ -18,12 +18,12 @@ def test_formula_is_convex_combination_of_aligned_embeddings():
     assert torch.allclose(mix_embeddings(emb, src, tgt, per_dim), per_dim * w[src] + (1 - per_dim) * w[tgt])
 
 
-@pytest.mark.parametrize("granularity,last", [("token", 1), ("dim", 16)])
-def test_shapes_and_resampling(granularity, last):
+@pytest.mark.parametrize("granularity,shape", [("vector", (4, 1, 16)), ("token", (4, 5, 1)), ("dim", (4, 5, 16))])
+def test_shapes_and_resampling(granularity, shape):
     cfg = MixupConfig(granularity=granularity)
     gen = torch.Generator().manual_seed(0)
     a, b = sample_ratio(cfg, (4, 5, 16), gen), sample_ratio(cfg, (4, 5, 16), gen)
-    assert a.shape == (4, 5, last)
+    assert a.shape == shape
     assert not torch.equal(a, b)  # a new r at every step
     assert len({round(float(x), 6) for x in a[:, 0, 0]}) == 4  # a different r for every instance
     assert ((a >= 0) & (a <= 1)).all()
@@ -31,7 +31,8 @@ def test_shapes_and_resampling(granularity, last):
 
 @pytest.mark.parametrize("dist,alpha,beta,mean", [("uniform", 1, 1, 0.5), ("beta", 2.0, 6.0, 0.25), ("beta", 0.4, 0.4, 0.5)])
 def test_distributions(dist, alpha, beta, mean):
-    r = sample_ratio(MixupConfig(distribution=dist, alpha=alpha, beta=beta), (200, 50, 1), torch.Generator().manual_seed(1))
+    r = sample_ratio(MixupConfig(distribution=dist, alpha=alpha, beta=beta, granularity="token"), (200, 50, 1),
+                     torch.Generator().manual_seed(1))
     assert abs(float(r.mean()) - mean) < 0.01
     if dist == "beta" and alpha < 1:  # U-shaped: most mass near 0 and 1
         assert float(((r < 0.1) | (r > 0.9)).float().mean()) > 0.4
@@ -49,3 +50,13 @@ def test_bad_settings_name_the_key():
         sample_ratio(MixupConfig(granularity="word"), (1, 1, 1), torch.Generator())
     with pytest.raises(ValueError, match="mixup.distribution"):
         sample_ratio(MixupConfig(distribution="normal"), (1, 1, 1), torch.Generator())
+
+
+def test_the_default_is_the_papers_random_vector_per_instance():
+    """One r in [0,1]^d per instance, shared by its tokens, different across dimensions and instances."""
+    assert MixupConfig().granularity == "vector"
+    r = sample_ratio(MixupConfig(), (3, 7, 5), torch.Generator().manual_seed(0))
+    emb = torch.nn.Embedding(10, 5)
+    mixed = mix_embeddings(emb, torch.zeros(3, 7, dtype=torch.long), torch.ones(3, 7, dtype=torch.long), r)
+    assert torch.allclose(mixed[:, 0], mixed[:, 6])  # every token of an instance mixes with the same vector
+    assert len({round(float(x), 6) for x in r[0, 0]}) == 5 and not torch.equal(r[0], r[1])

@@ -256,3 +256,64 @@ def test_a_changed_study_never_reports_the_old_runs(store, tmp_path, capsys):
     assert main(["report", str(changed), "--revision", spec.revision[:6], "--format", "csv", "--no-plots",
                  "--no-log", "--out", str(tmp_path / "old")]) == 0
     assert len(pd.read_csv(tmp_path / "old" / "comparisons.csv")) > 0
+
+
+def test_augmented_arms_are_compared_with_the_step_matched_baseline(tmp_path):
+    """With equal-steps in the study, SALT's gain is measured against as many updates of plain fine-tuning;
+    every table says the updates of both arms."""
+    path = _study_file(tmp_path, "steps", seeds=3, arms=("baseline", "equal-steps", "salt", "random-selection"))
+    spec, uri, _ = write_store(path)
+    report = report_of(spec, uri, arms=list(spec.arms))
+    labels = [t.comparison.label for t in report.tables]
+    assert labels == ["salt [samples_per_lang=50] vs equal-steps [samples_per_lang=50]",
+                      "salt [samples_per_lang=all] vs equal-steps [samples_per_lang=all]",
+                      "random-selection [samples_per_lang=50] vs equal-steps [samples_per_lang=50]",
+                      "random-selection [samples_per_lang=all] vs equal-steps [samples_per_lang=all]",
+                      "equal-steps [samples_per_lang=50] vs baseline", "equal-steps [samples_per_lang=all] vs baseline",
+                      "salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]",
+                      "salt [samples_per_lang=all] vs random-selection [samples_per_lang=all]"]
+    from harness.report.tables import findings, render_markdown
+
+    assert "Updates (mean optimizer steps): salt 150, equal-steps 150 (step-matched)." in findings(report.tables[0])
+    assert "equal-steps 150, baseline 100: not step-matched, so the difference mixes equal-steps's data with 50 more " \
+           "updates." in " ".join(findings(report.tables[4]))
+    (tmp_path / "p").mkdir()
+    spec2, uri2, _ = write_store(_study_file(tmp_path / "p", "plain", seeds=3))
+    first = report_of(spec2, uri2).tables[0]
+    assert first.comparison.label == "salt [samples_per_lang=50] vs baseline" and first.step_matched is False
+    assert "not step-matched" in render_markdown(report_of(spec2, uri2))
+
+
+def test_degenerate_cells_are_named_and_curves_sit_at_the_examples_selected(tmp_path):
+    path = _study_file(tmp_path, "degen", seeds=3)
+    spec = load_study(path)
+    bad = spec.cell("salt", (("augment.samples_per_lang", 50),), 1).id
+    spec, uri, _ = write_store(path, degenerate={bad})
+    report = report_of(spec, uri)
+    table = next(t for t in report.tables if t.comparison.label == "salt [samples_per_lang=50] vs baseline")
+    assert table.degenerate == ["salt seed 1: fr 0 of 50"]
+    from harness.report.tables import render_markdown
+
+    assert "Degenerate cells (augmented examples selected of those asked for): salt seed 1: fr 0 of 50." in \
+        render_markdown(report)
+    curve = report.curves[(report.curves["row"] == "avg") & (report.curves["arm"] == "salt")]
+    assert list(curve["samples"]) == ["50", "all"]
+    assert curve["n_eff"].tolist() == pytest.approx([(50 + 50 + 25) / 3, 400])  # seed 1 selected 0 in fr
+
+
+def test_draws_are_averaged_per_seed_and_their_spread_reported_apart(tmp_path):
+    path = _study_file(tmp_path, "draws", seeds=3, draws=3)
+    spec, uri, _ = write_store(path)
+    report = report_of(spec, uri)
+    rs = report.scores[(report.scores["arm"] == "random-selection") & (report.scores["lang"] == "fr")]
+    assert set(rs["draws"]) == {3} and len(rs) == 2 * 3  # 2 settings x 3 seeds, each the mean of 3 draws
+    table = next(t for t in report.tables if t.comparison.label ==
+                 "salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]")
+    assert table.rows["b_n"].iloc[0] == 3  # paired by seed: the draws of a seed are one observation
+    d = report.draws
+    assert set(d["arm"]) == {"random-selection"} and set(d["draws"]) == {3} and d["sd_draw"].notna().all()
+    from harness.report.tables import render_markdown
+
+    assert "## Augmentation draws and training seeds" in render_markdown(report)
+    with pytest.raises(ValueError, match="several augmentation draws per seed"):
+        report_of(spec, uri, Options(test="bootstrap"))

@@ -270,3 +270,18 @@ def test_describe_and_mean_difference():
     assert mean_difference({0: 0.7}, {0: 0.6}).note == "one seed: no CI"
     flat = mean_difference({0: 0.7, 1: 0.6}, {0: 0.6, 1: 0.5})
     assert (flat.low, flat.high) == pytest.approx((0.1, 0.1)) and "no spread" in flat.note
+
+
+def test_variance_components_recover_seed_and_draw_spread():
+    """A simulated seeds x draws table: the estimates find which factor carries the spread."""
+    from harness.stats.components import variance_components
+
+    rng = np.random.default_rng(0)
+    seeds, draws = 40, 40
+    table = 0.7 + rng.normal(0, 0.03, (seeds, 1)) + rng.normal(0, 0.01, (1, draws)) + rng.normal(0, 0.005, (seeds, draws))
+    c = variance_components(table)
+    assert c.sd_seed == pytest.approx(0.03, rel=0.3) and c.sd_draw == pytest.approx(0.01, rel=0.3)
+    assert c.sd_residual == pytest.approx(0.005, rel=0.1) and c.mean == pytest.approx(table.mean())
+    flipped = variance_components(table.T)  # the same table with the factors swapped
+    assert flipped.sd_seed == pytest.approx(c.sd_draw) and flipped.sd_draw == pytest.approx(c.sd_seed)
+    assert "2+ draws" in variance_components(table[:, :1]).note

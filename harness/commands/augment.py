@@ -46,11 +46,12 @@ def augment_cmd(args) -> int:
     if args.model is None:  # the synthetic world's model for the chosen world
         cfg = replace(cfg, model=f"synthetic:{cfg.world}")
     cfg = _with_target(cfg, args.lang)
-    data, texts, lexicon = load_data(cfg)
+    inputs = load_data(cfg)
+    data, lexicon = inputs.data, inputs.lexicon
     tokenizer = load_tokenizer(cfg.model, str(cache_root(cfg)))
     examples = data.get("train", cfg.source_lang)[:cfg.augment.max_source_examples]
     source = encode(tokenizer, examples, cfg.train.max_seq_len)
-    result = self_augment(cfg, tokenizer, source, texts, lexicon, [args.lang], pick_device("auto"), progress=True)
+    result = self_augment(cfg, tokenizer, source, inputs, [args.lang], pick_device("auto"), progress=True)
     stats = result.stats[args.lang]
     if args.json:
         print(json.dumps({"lang": args.lang, "config": cfg.augment.__dict__, "stats": stats}, indent=2))

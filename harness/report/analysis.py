@@ -68,6 +68,13 @@ class ComparisonTable:
     aso_alpha: float
     conjunction: multiple.PartialConjunction | None = None
     notes: list[str] = field(default_factory=list)  # notes shared by every row, hoisted out of the table
+    updates: tuple[float, float] = (math.nan, math.nan)  # mean optimizer updates of A and B
+    degenerate: list[str] = field(default_factory=list)  # cells whose augmentation fell short, named
+
+    @property
+    def step_matched(self) -> bool | None:
+        a, b = self.updates
+        return None if not (math.isfinite(a) and math.isfinite(b)) else abs(a - b) <= 0.01 * max(a, b)
 
 
 PredictionsFor = Callable[[str], pd.DataFrame]  # run id -> per-example predictions
@@ -150,9 +157,21 @@ def analyse(comp: Comparison, scores: pd.DataFrame, rows: list[str], source: str
     p_family = frame.loc[family, "p"].to_numpy(dtype=float)
     conj = (multiple.partial_conjunction(p_family, opts.alpha, opts.conjunction)
             if np.isfinite(p_family).any() else None)
-    table = ComparisonTable(comp, frame, opts, aso_alpha, conj)
+    table = ComparisonTable(comp, frame, opts, aso_alpha, conj, updates=(_mean(side_a, "steps"), _mean(side_b, "steps")),
+                            degenerate=_degenerate(side_a, comp.a) + _degenerate(side_b, comp.b))
     hoist(table)
     return table
+
+
+def _mean(side: pd.DataFrame, column: str) -> float:
+    runs = side.drop_duplicates(["seed"])
+    return float(runs[column].mean()) if len(runs) and runs[column].notna().any() else math.nan
+
+
+def _degenerate(side: pd.DataFrame, arm: str) -> list[str]:
+    """`salt seed 1: fr 0 of 800`: one per run whose augmentation selected nothing or fewer than asked."""
+    runs = side.drop_duplicates(["seed"])
+    return [f"{arm} seed {r.seed}: {r.degenerate}" for r in runs.itertuples() if r.degenerate]
 
 
 def _interval(res, effect) -> dict:

@@ -33,6 +33,8 @@ class Report:
     tables: list[ComparisonTable]
     curves: pd.DataFrame | None  # None: the study has no samples-per-language axis
     expected_runs: int | None = None  # cells of the study, when known: a partial study says so
+    draws: pd.DataFrame | None = None  # draw vs seed spread of arms run with several draws per seed
+    contaminated: bool = False  # some run's vocabularies came from evaluation text
     files: list[Path] = field(default_factory=list)
 
 
@@ -50,6 +52,9 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
     """
     opts = options or Options()
     scores = collect.scores(runs, languages, opts.split, axes)
+    if opts.example_level and (scores["draws"] > 1).any():
+        raise ValueError(f"--test {opts.test} pairs one run per seed, and this study has several augmentation draws "
+                         "per seed: use a seed-level test (t, wilcoxon, sign-flip, welch)")
     typed = collect.settings_by_label(runs)
     rows = collect.row_order(scores, languages)
     if compare:
@@ -62,9 +67,11 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
         predictions = _predictions_reader(tracking_uri)
     built = [analyse(c, scores, rows, source, opts, len(comps), predictions) for c in comps]
     curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
+    raw = collect.draw_scores(runs, languages, opts.split)
+    draws = collect.draw_components(raw, rows) if raw["draw"].notna().any() else None
     return Report(study, revision, tracking_uri, opts, len({r.run_id for r in runs}),
                   collect.arm_order(scores["arm"].unique()), sorted(scores["seed"].unique().tolist()), rows, source,
-                  scores, built, curves, expected_runs)
+                  scores, built, curves, expected_runs, draws, bool(scores["contaminated"].any()))
 
 
 def _predictions_reader(tracking_uri: str):

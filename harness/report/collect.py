@@ -7,6 +7,7 @@ every language, then `avg` (all languages) and `avg_targets` (without the source
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -14,14 +15,17 @@ import pandas as pd
 
 from harness.records import NO_SETTING, Cell, canonical, setting_label
 from harness.tracking.readback import Reader, TrialRun
-from harness.tracking.tags import REVISION
-from salt.arms import ARMS
+from harness.tracking.tags import CONTAMINATED, DEGENERATE, REVISION
+from salt.arms import ARMS, DRAW_KEY
 from salt.config import display_value
 
 AVG, AVG_TARGETS = "avg", "avg_targets"
 AVERAGES = (AVG, AVG_TARGETS)
 SAMPLES_KEY = "augment.samples_per_lang"
-COLUMNS = ["run_id", "arm", "setting", "seed", "lang", "score", "samples", "x", "series", "end_time"]
+COLUMNS = ["run_id", "arm", "setting", "seed", "lang", "score", "samples", "x", "series", "steps", "n_eff", "degenerate",
+           "contaminated", "draws", "end_time"]
+DRAW_COLUMNS = ["run_id", "arm", "setting", "seed", "draw", "lang", "score", "samples", "x", "series", "steps", "n_eff",
+                "degenerate", "contaminated", "end_time"]
 
 
 def study_runs(tracking_uri: str, study: str, revision: str) -> list[TrialRun]:
@@ -59,9 +63,13 @@ def _samples(cell: Cell) -> tuple[str | None, float]:
     return display_value(SAMPLES_KEY, settings[SAMPLES_KEY]), samples_x(settings[SAMPLES_KEY])
 
 
+def _without_draw(settings: tuple) -> tuple:
+    return tuple((k, v) for k, v in settings if k != DRAW_KEY)
+
+
 def settings_by_label(runs: list[TrialRun]) -> dict[tuple[str, str], tuple]:
-    """(arm, setting label) -> the typed settings, for comparisons that fix or match settings."""
-    return {(r.cell.arm, r.cell.setting_label): r.cell.settings for r in runs}
+    """(arm, setting label) -> the typed settings (draws aside), for comparisons that fix or match settings."""
+    return {(r.cell.arm, setting_label(_without_draw(r.cell.settings))): _without_draw(r.cell.settings) for r in runs}
 
 
 def _rank(settings: tuple, axes: dict) -> tuple:
@@ -74,35 +82,87 @@ def _rank(settings: tuple, axes: dict) -> tuple:
     return tuple(out)
 
 
-def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes: dict | None = None) -> pd.DataFrame:
-    """Long table: run_id, arm, setting, seed, lang, score, samples, x, series, end_time, in arm and axis order.
+def _effective_n(run: TrialRun, languages: list[str]) -> float:
+    """Augmented examples the run really trained on per target language (mean): not the nominal N."""
+    counts = [run.metrics[f"aug.{lang}.n_selected"] for lang in languages[1:] if f"aug.{lang}.n_selected" in run.metrics]
+    return float(sum(counts) / len(counts)) if counts else math.nan
 
-    `samples` labels the `augment.samples_per_lang` value ("500", "all"; None for arms that do not depend
-    on it), `x` is its axis position; `series` is the setting without it (what a sample-count curve holds
-    fixed). Runs repeated for one cell (a rare race between workers) keep the latest.
-    """
+
+def _degenerate(run: TrialRun) -> str:
+    text = run.tags.get(DEGENERATE)
+    if not text:
+        return ""
+    short = json.loads(text)
+    return "; ".join(f"{lang} {c['selected']} of {'all' if c['requested'] is None else c['requested']}"
+                     for lang, c in short.items())
+
+
+def draw_scores(runs: list[TrialRun], languages: list[str], split: str = "test") -> pd.DataFrame:
+    """One row per run and language, draws apart: run_id, arm, setting (draws aside), seed, draw, lang, score,
+    samples, x, series, steps, n_eff, degenerate, contaminated, end_time."""
     if split not in ("test", "dev"):
         raise ValueError(f"split must be test or dev, got {split!r}")
     rows = []
     for run in runs:
         cell = run.cell
+        settings = _without_draw(cell.settings)
         samples, x = _samples(cell)
-        series = setting_label([(k, v) for k, v in cell.settings if k != SAMPLES_KEY])
+        series = setting_label([(k, v) for k, v in settings if k != SAMPLES_KEY])
+        extra = [run.metrics.get("train_steps", math.nan), _effective_n(run, languages), _degenerate(run),
+                 run.tags.get(CONTAMINATED) == "true", run.end_time]
         for lang in [*languages, *AVERAGES]:
             score = run.metrics.get(f"{split}_acc_{lang}")
             if score is not None and math.isfinite(score):
-                rows.append([run.run_id, cell.arm, cell.setting_label, cell.seed, lang, float(score), samples, x,
-                             series, run.end_time])
-    out = pd.DataFrame(rows, columns=COLUMNS)
+                rows.append([run.run_id, cell.arm, setting_label(settings), cell.seed, dict(cell.settings).get(DRAW_KEY),
+                             lang, float(score), samples, x, series, *extra])
+    out = pd.DataFrame(rows, columns=DRAW_COLUMNS)
     if out.empty:
         raise ValueError(f"no run has {split}_acc_<language> metrics: nothing to report for split {split!r}")
-    out = out.sort_values("end_time", kind="stable").drop_duplicates(["arm", "setting", "seed", "lang"], keep="last")
-    arms, ranks = arm_order(out["arm"]), {(r.cell.arm, r.cell.setting_label): _rank(r.cell.settings, axes or {})
-                                            for r in runs}
-    order = sorted(range(len(out)), key=lambda i: (arms.index(out["arm"].iat[i]),
-                                                   ranks[(out["arm"].iat[i], out["setting"].iat[i])],
+    # a cell run twice (a rare race between workers) keeps its latest run
+    return out.sort_values("end_time", kind="stable").drop_duplicates(
+        ["arm", "setting", "seed", "draw", "lang"], keep="last")
+
+
+def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes: dict | None = None) -> pd.DataFrame:
+    """Long table, one row per (arm, setting, seed, language), in arm and axis order: run_id, arm, setting, seed,
+    lang, score, samples, x, series, steps, n_eff, degenerate, contaminated, draws, end_time.
+
+    `samples` labels the `augment.samples_per_lang` value ("500", "all"; None for arms that do not depend
+    on it), `x` is its axis position and `n_eff` the examples really selected; `series` is the setting
+    without it (what a sample-count curve holds fixed). An arm run with several augmentation draws per seed
+    (`draws: k`) is averaged over its draws, so seeds still pair across arms; `draw_scores` keeps them apart.
+    """
+    raw = draw_scores(runs, languages, split)
+    keys = ["arm", "setting", "seed", "lang"]
+    out = raw.groupby(keys, sort=False, dropna=False).agg(
+        run_id=("run_id", "first"), score=("score", "mean"), samples=("samples", "first"), x=("x", "first"),
+        series=("series", "first"), steps=("steps", "mean"), n_eff=("n_eff", "mean"),
+        degenerate=("degenerate", lambda d: "; ".join(x for x in d if x)), contaminated=("contaminated", "any"),
+        draws=("run_id", "size"), end_time=("end_time", "max")).reset_index()
+    arms = arm_order(out["arm"])
+    ranks = {label: _rank(settings, axes or {}) for (arm, label), settings in settings_by_label(runs).items()}
+    order = sorted(range(len(out)), key=lambda i: (arms.index(out["arm"].iat[i]), ranks[out["setting"].iat[i]],
                                                    out["seed"].iat[i]))
-    return out.iloc[order].reset_index(drop=True)
+    return out.iloc[order][COLUMNS].reset_index(drop=True)
+
+
+def draw_components(raw: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
+    """Per (arm, setting, row) with several draws per seed: how much spread is the draw, how much the seed."""
+    from harness.stats.components import variance_components
+
+    out = []
+    with_draws = raw[raw["draw"].notna()]
+    for (arm, setting), part in with_draws.groupby(["arm", "setting"], sort=False):
+        for row in rows:
+            table = part[part["lang"] == row].pivot_table(index="seed", columns="draw", values="score")
+            if table.empty:
+                continue
+            c = variance_components(table.to_numpy())
+            out.append({"arm": arm, "setting": setting, "row": row, "seeds": c.seeds, "draws": c.draws,
+                        "mean": c.mean, "sd_seed": c.sd_seed, "sd_draw": c.sd_draw, "sd_residual": c.sd_residual,
+                        "note": c.note})
+    return pd.DataFrame(out, columns=["arm", "setting", "row", "seeds", "draws", "mean", "sd_seed", "sd_draw",
+                                      "sd_residual", "note"])
 
 
 def row_order(frame: pd.DataFrame, languages: list[str]) -> list[str]:

@@ -109,19 +109,30 @@ def pairs(scores: pd.DataFrame, typed: Typed, a: str, b: str, strict: bool = Tru
 
 
 def default_comparisons(scores: pd.DataFrame, typed: Typed, declared: list[str] | None = None) -> list[Comparison]:
-    """Every arm against the reference arms, then each arm against its registered controls.
+    """Every arm against its reference, then each arm against the controls registered for it.
 
-    `declared`: the study's arms; one without finished runs still gets its comparison (its table says so).
+    An augmented arm takes more updates than the plain baseline (one epoch covers its augmented rows too),
+    so when the study has a step-matched reference (equal-steps) the augmented arms are compared against
+    it, and it against the plain baseline (what more updates alone do). `declared`: the study's arms; one
+    without finished runs still gets its comparison (its table says so).
     """
     arms = arm_order([*settings(scores), *(declared or [])])
-    references = [a for a in arms if a in ARMS and ARMS[a].reference]
+    info = {a: ARMS.get(a) for a in arms}
+    references = [a for a in arms if info[a] and info[a].reference]
+    matched = [a for a in references if info[a].step_matched]
+    plain = [a for a in references if not info[a].step_matched]
     out: list[Comparison] = []
-    for ref in references:
-        for arm in arms:
-            if arm != ref and not (arm in ARMS and ARMS[arm].reference):
-                out += pairs(scores, typed, arm, ref, strict=False)
+    for arm in arms:
+        if arm in references:
+            continue
+        against = matched if matched and (info[arm] is None or info[arm].augments) else plain or matched
+        for ref in against:
+            out += pairs(scores, typed, arm, ref, strict=False)
+    for ref in matched:
+        for base in plain:
+            out += pairs(scores, typed, ref, base, strict=False)
     for control in arms:
-        target = ARMS[control].controls if control in ARMS else None
+        target = info[control].controls if info[control] else None
         if target in arms:
             out += pairs(scores, typed, target, control, strict=False)
     if not out:

@@ -1,6 +1,7 @@
 """Accuracy against samples per language (the `augment.samples_per_lang` axis), per arm, with CIs.
 
-Each point is the mean over seeds with a Student-t 95% CI (`harness.stats.effects.describe`); an arm that
+Each point sits at the examples really selected (`n_eff`, mean over seeds and target languages: an N above a
+language's pool is not the N trained on) and is the mean over seeds with a Student-t 95% CI (`harness.stats.effects.describe`); an arm that
 does not depend on the count (the baseline) is one reference value per language. The other arms are
 curves; a study with further axes gets one curve per remaining setting (`series`).
 """
@@ -11,7 +12,7 @@ import pandas as pd
 from harness.report.collect import arm_order
 from harness.stats.effects import describe
 
-CURVE_COLUMNS = ["row", "arm", "series", "samples", "x", "mean", "std", "n", "low", "high", "note"]
+CURVE_COLUMNS = ["row", "arm", "series", "samples", "x", "n_eff", "mean", "std", "n", "low", "high", "note"]
 
 
 def has_samples_axis(scores: pd.DataFrame) -> bool:
@@ -34,6 +35,8 @@ def sample_curves(scores: pd.DataFrame, rows: list[str], confidence: float = 0.9
                 groups.sort(key=lambda item: (list(part["series"].unique()).index(item[0]), item[2]))
             for series, samples, x, sel in groups:
                 s = describe(sel["score"].to_numpy(), confidence)
-                out.append({"row": row, "arm": arm, "series": series, "samples": samples, "x": x, "mean": s.mean,
+                n_eff = float(sel["n_eff"].mean()) if sel["n_eff"].notna().any() else float("nan")
+                out.append({"row": row, "arm": arm, "series": series, "samples": samples, "x": x, "n_eff": n_eff,
+                            "mean": s.mean,
                             "std": s.std, "n": s.n, "low": s.low, "high": s.high, "note": s.note})
     return pd.DataFrame(out, columns=CURVE_COLUMNS)

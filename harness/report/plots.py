@@ -37,7 +37,7 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def _draw_curves(ax, curves: pd.DataFrame, row: str, positions: dict[str, int]) -> None:
+def _draw_curves(ax, curves: pd.DataFrame, row: str) -> None:
     sub = curves[curves["row"] == row]
     reference = sub["samples"] == ""  # arms that do not depend on the count: a band
     for i, b in enumerate(sub[reference].itertuples()):
@@ -48,7 +48,7 @@ def _draw_curves(ax, curves: pd.DataFrame, row: str, positions: dict[str, int]) 
     lines = sub[~reference]
     for i, ((arm, series), pts) in enumerate(lines.groupby(["arm", "series"], sort=False)):
         pts = pts.sort_values("x")
-        xs = [positions[s] for s in pts["samples"]]
+        xs = [_position(n, x, curves) for n, x in zip(pts["n_eff"], pts["x"])]
         color = _color(arm, i)
         label = arm if series == "-" else f"{arm} [{series}]"
         ax.plot(xs, 100 * pts["mean"], marker="o", ms=4, color=color, label=label)
@@ -56,37 +56,46 @@ def _draw_curves(ax, curves: pd.DataFrame, row: str, positions: dict[str, int]) 
         if ok.any():
             ax.fill_between([x for x, k in zip(xs, ok) if k], 100 * pts.loc[ok, "low"], 100 * pts.loc[ok, "high"],
                             color=color, alpha=0.18, lw=0)
-    ax.set_xticks(list(positions.values()), list(positions.keys()))
+    ax.set_xscale("symlog", linthresh=10)  # sample counts span orders of magnitude, and may be 0
     ax.set_title(row_name(row, "target"))
     ax.grid(alpha=0.3)
+
+
+def _position(n_eff: float, nominal: float, curves: pd.DataFrame) -> float:
+    """Where a point goes: the examples really selected; without that record, its nominal N (`all`: past the
+    largest nominal N)."""
+    if _finite(n_eff):
+        return n_eff
+    if _finite(nominal):
+        return nominal
+    finite = [x for x in curves["x"] if _finite(x)]
+    return 2 * max(finite) if finite else 1.0
 
 
 def plot_samples(curves: pd.DataFrame, out: Path, split: str, source: str | None = None) -> list[Path]:
     """One panel per language and average (samples_all.*), and the target average alone (samples_avg_targets.*)."""
     if curves is None or curves.empty:
         return []
-    keys = list(dict.fromkeys(curves[curves["samples"] != ""].sort_values("x", kind="stable")["samples"]))
-    positions = {k: i for i, k in enumerate(keys)}
     rows = list(dict.fromkeys(curves["row"]))
     cols = min(3, len(rows))
     nrows = math.ceil(len(rows) / cols)
     fig = Figure(figsize=(4.2 * cols, 3.2 * nrows), layout="constrained")
     axes = fig.subplots(nrows, cols, squeeze=False).ravel()
     for ax, row in zip(axes, rows):
-        _draw_curves(ax, curves, row, positions)
+        _draw_curves(ax, curves, row)
         if row == source:
             ax.set_title(row_name(row, "source"))
     for ax in axes[len(rows):]:
         ax.set_visible(False)
     axes[0].legend(fontsize=7, loc="best")
-    fig.supxlabel("augmented samples per target language")
+    fig.supxlabel("augmented examples per target language (selected, mean over seeds; log scale)")
     fig.supylabel(f"{split} accuracy (%)")
     paths = _save(fig, out, "samples_all")
     if AVG_TARGETS in rows:
         fig = Figure(figsize=(5, 3.6), layout="constrained")
         ax = fig.subplots()
-        _draw_curves(ax, curves, AVG_TARGETS, positions)
-        ax.set_xlabel("augmented samples per target language")
+        _draw_curves(ax, curves, AVG_TARGETS)
+        ax.set_xlabel("augmented examples per target language (selected; log scale)")
         ax.set_ylabel(f"{split} accuracy (%), target average")
         ax.legend(fontsize=8, loc="best")
         paths += _save(fig, out, "samples_avg_targets")

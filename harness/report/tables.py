@@ -87,8 +87,18 @@ def legend(report: Report, k: int | None = None) -> list[str]:
 
 
 def findings(table: ComparisonTable) -> list[str]:
-    """What is particular to one table: languages with an effect, and notes shared by every row."""
+    """What is particular to one table: what differs in training length, cells whose augmentation fell short,
+    languages with an effect, and notes shared by every row."""
     out = []
+    c, (a, b) = table.comparison, table.updates
+    if table.step_matched is not None:
+        out.append(f"Updates (mean optimizer steps): {c.a} {a:,.0f}, {c.b} {b:,.0f}"
+                   + (" (step-matched)." if table.step_matched else
+                      f": not step-matched, so the difference mixes {c.a}'s data with {abs(a - b):,.0f} "
+                      f"{'more' if a > b else 'fewer'} updates."))
+    if table.degenerate:
+        out.append("Degenerate cells (augmented examples selected of those asked for): "
+                   + "; ".join(table.degenerate) + ".")
     pc = table.conjunction
     if pc is not None:
         out.append(f"Effect in at least {pc.count} of {pc.n} target languages (partial conjunction, "
@@ -146,6 +156,8 @@ def render_markdown(report: Report) -> str:
            f"{', '.join(map(str, report.seeds))}. Test: {LABELS[o.test]}; correction: "
            f"{CORRECTION_NAMES[o.correction]}; α = {o.alpha:g}. Tracking store: `{report.tracking_uri}`.", ""]
     out += ["How to read the tables: " + " ".join(legend(report)), ""]
+    if report.contaminated:
+        out += [CONTAMINATED_NOTE, ""]
     for table in report.tables:
         header, rows = _drop_empty_note(_header(table), _cells(table))
         out += [f"## {table.comparison.label}", ""]
@@ -156,7 +168,26 @@ def render_markdown(report: Report) -> str:
                 _md_table(*samples_cells(report)), ""]
     elif report.curves is not None:
         out += ["## Accuracy against samples per language", "", "The study has no augment.samples_per_lang axis.", ""]
+    if report.draws is not None and not report.draws.empty:
+        out += ["## Augmentation draws and training seeds", "", DRAWS_CAPTION, "", _md_table(*draws_cells(report)), ""]
     return "\n".join(out)
+
+
+CONTAMINATED_NOTE = ("**Contaminated:** some runs built their candidate vocabularies from evaluation (dev) text "
+                     "(`vocab.source: task`, `allow_eval_text`): their substitutes were steered to the words of the "
+                     "set the objective is measured on.")
+DRAWS_CAPTION = ("Arms run with several augmentation draws per training seed (`draws: k`): their tables above "
+                 "average the draws of each seed. Here the spread is split (two-way random effects): SD of the "
+                 "seed effect, of the draw effect and the residual, in accuracy points; a large draw SD means the "
+                 "luck of the sample, not training noise, drives the arm's spread.")
+
+
+def draws_cells(report: Report) -> tuple[list[str], list[list[str]]]:
+    header = ["arm", "setting", "language", "seeds x draws", "mean", "SD seed", "SD draw", "SD residual"]
+    rows = [[r.arm, r.setting, row_name(r.row, "source" if r.row == report.source else "target"),
+             f"{r.seeds} x {r.draws}", pct(r.mean), pct(r.sd_seed), pct(r.sd_draw), pct(r.sd_residual)]
+            for r in report.draws.itertuples()]
+    return header, rows
 
 
 # --------------------------------------------------------------------------------------------- samples
@@ -269,6 +300,8 @@ def comparisons_frame(report: Report) -> pd.DataFrame:
         for i, (k, v) in enumerate((("arm_a", c.a), ("setting_a", c.setting_a), ("arm_b", c.b),
                                      ("setting_b", c.setting_b), ("split", t.options.split))):
             rows.insert(1 + i, k, v)
+        rows["updates_a"], rows["updates_b"] = t.updates
+        rows["degenerate"] = "; ".join(t.degenerate)
         rows["correction"] = t.options.correction
         rows["aso_alpha"] = t.aso_alpha
         rows["languages_with_effect"] = t.conjunction.count if t.conjunction else math.nan
@@ -281,4 +314,6 @@ def render_csv(report: Report) -> dict[str, str]:
     out = {"comparisons.csv": comparisons_frame(report).to_csv(index=False)}
     if report.curves is not None and not report.curves.empty:
         out["samples.csv"] = report.curves.to_csv(index=False)
+    if report.draws is not None and not report.draws.empty:
+        out["draws.csv"] = report.draws.to_csv(index=False)
     return out

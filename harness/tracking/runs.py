@@ -5,6 +5,7 @@ A worker that dies leaves its run RUNNING, so every trial records its owner (har
 """
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -21,8 +22,8 @@ from harness.liveness import Owner
 from harness.tracking.readback import Reader
 from harness.tracking.results import as_float, result_metrics, write_artifacts
 from harness.tracking.store import sqlite_path
-from harness.tracking.tags import (ERROR, MAX_ERROR, NOTE, OWNER, PARENT_TAG, REVISION, ROLE, STUDY, member_tag,
-                                   param_str, tag_str, truncate)
+from harness.tracking.tags import (DEGENERATE, ERROR, MAX_ERROR, NOTE, OWNER, PARENT_TAG, REVISION, ROLE, STUDY,
+                                   member_tag, param_str, tag_str, truncate)
 
 log = logging.getLogger(__name__)
 PARENT_SETTLE_S = 2.0  # tracking servers only: how long parent creators wait before agreeing on the oldest
@@ -151,6 +152,8 @@ class StudyTracker:
                         if k in CURVES and (f := as_float(v)) is not None]
         for chunk in _chunks(metrics, 1000):  # MAX_METRICS_PER_BATCH
             self.client.log_batch(run_id, metrics=chunk, synchronous=True)
+        if getattr(result, "degenerate", None):
+            self.client.set_tag(run_id, DEGENERATE, tag_str(json.dumps(result.degenerate, sort_keys=True)))
         with tempfile.TemporaryDirectory(prefix="salt-artifacts-") as tmp:
             write_artifacts(Path(tmp), result, render)
             self.client.log_artifacts(run_id, tmp)

@@ -27,6 +27,7 @@ from salt.models import load_mlm, model_fingerprint
 from salt.vocab import LanguageVocab, TokenTable
 
 __all__ = ["Augmented", "AugmentationResult", "augment", "Proposals", "propose"]
+PROPOSALS_VERSION = 2  # 2: the candidates' share of the full softmax (threshold_on: full)
 
 
 @dataclass
@@ -36,6 +37,16 @@ class AugmentationResult:
     forward_rows: int  # sequences the MLM ran over (0 when the proposals came from the cache)
     seconds: float
     cached: bool
+
+    def shortfalls(self, requested: int | None) -> dict[str, dict[str, int | None]]:
+        """Languages that got no augmented example, or fewer than `requested` (None: all of the pool):
+        a cell that is silently a baseline, or plotted at an N it never had."""
+        out = {}
+        for lang, st in self.stats.items():
+            selected, pool = int(st["n_selected"]), int(st["n_pool"])
+            if selected == 0 or (requested is not None and selected < requested):
+                out[lang] = {"requested": requested, "selected": selected, "pool": pool}
+        return out
 
 
 def augment(model_name: str, tokenizer: PreTrainedTokenizerBase, src: Encoded, vocabs: dict[str, LanguageVocab],
@@ -73,8 +84,8 @@ def _cached_proposals(model_name, tokenizer, src, vocabs, table, cfg, neutral, c
 
     if cache_dir is None:
         return compute(), False
-    h = hashlib.sha256(json.dumps([model_fingerprint(model_name, str(cache_dir)), cfg.mode, cfg.unit, neutral,
-                                   cfg.top_k]).encode())
+    h = hashlib.sha256(json.dumps([PROPOSALS_VERSION, model_fingerprint(model_name, str(cache_dir)), cfg.mode,
+                                   cfg.unit, neutral, cfg.top_k]).encode())
     for ids in src.input_ids:
         h.update(ids.tobytes())
         h.update(b"\0")

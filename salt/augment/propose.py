@@ -24,6 +24,9 @@ class Proposals:
     positions: list[np.ndarray]  # eligible positions per example
     ids: dict[str, list[np.ndarray]] = field(default_factory=dict)  # lang -> per example int32[P, k]
     probs: dict[str, list[np.ndarray]] = field(default_factory=dict)  # lang -> per example float32[P, k]
+    # lang -> per example float32[P]: the share of the whole vocabulary's probability the language's
+    # candidates hold at the position (restricted probability x mass = probability under the full softmax)
+    mass: dict[str, list[np.ndarray]] = field(default_factory=dict)
     forward_rows: int = 0  # sequences run through the model (the cost driver of masked mode)
 
 
@@ -35,26 +38,35 @@ def mlm_head(model: PreTrainedModel):
     raise TypeError(f"{type(model).__name__}: no known MLM head (expected .cls or .lm_head)")
 
 
-def _restricted_topk(logits: torch.Tensor, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _restricted_topk(logits: torch.Tensor, cand: np.ndarray, k: int,
+                     log_total: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k of the softmax over the candidates, and the candidates' share of the full softmax's mass."""
     if len(cand) == 0:
-        return np.zeros((len(logits), 0), np.int32), np.zeros((len(logits), 0), np.float32)
+        return (np.zeros((len(logits), 0), np.int32), np.zeros((len(logits), 0), np.float32),
+                np.zeros(len(logits), np.float32))
     idx = torch.as_tensor(cand, device=logits.device)
-    probs = torch.softmax(logits.index_select(-1, idx).float(), dim=-1)
+    sub = logits.index_select(-1, idx).float()
+    probs = torch.softmax(sub, dim=-1)
     top = probs.topk(min(k, len(cand)), dim=-1)
-    return (idx[top.indices].to(torch.int32).cpu().numpy(), top.values.cpu().numpy())
+    mass = torch.exp(torch.logsumexp(sub, dim=-1) - log_total)
+    return (idx[top.indices].to(torch.int32).cpu().numpy(), top.values.cpu().numpy(), mass.cpu().numpy())
 
 
-def _lang_topk(logits: torch.Tensor, word_start: np.ndarray, vocab: LanguageVocab, k: int):
+def _lang_topk(logits: torch.Tensor, word_start: np.ndarray, vocab: LanguageVocab, k: int,
+               log_total: torch.Tensor):
     """Word-initial positions draw from word candidates, continuation positions from continuation ones."""
     ids = np.zeros((len(logits), k), np.int32)
     probs = np.zeros((len(logits), k), np.float32)
+    mass = np.zeros(len(logits), np.float32)
     for is_start in (True, False):
         rows = np.flatnonzero(word_start == is_start)
         if len(rows):
-            part = logits if len(rows) == len(logits) else logits[torch.as_tensor(rows, device=logits.device)]
-            i, p = _restricted_topk(part, vocab.candidates(is_start), k)  # (no copy when every row is selected)
-            ids[rows, :i.shape[1]], probs[rows, :p.shape[1]] = i, p
-    return ids, probs
+            sel = None if len(rows) == len(logits) else torch.as_tensor(rows, device=logits.device)
+            part = logits if sel is None else logits[sel]  # (no copy when every row is selected)
+            i, p, m = _restricted_topk(part, vocab.candidates(is_start), k,
+                                       log_total if sel is None else log_total[sel])
+            ids[rows, :i.shape[1]], probs[rows, :p.shape[1]], mass[rows] = i, p, m
+    return ids, probs, mass
 
 
 @torch.no_grad()
@@ -76,7 +88,7 @@ def propose(
     head = mlm_head(model)
     positions = [np.flatnonzero(table.eligible(ids, unit, neutral)) for ids in data.input_ids]
     out = Proposals(positions=positions, ids={l: [None] * len(data) for l in vocabs},
-                    probs={l: [None] * len(data) for l in vocabs})
+                    probs={l: [None] * len(data) for l in vocabs}, mass={l: [None] * len(data) for l in vocabs})
     rows = _rows(data, positions, mode, tokenizer.mask_token_id)
     bar = tqdm(total=len(rows), desc=f"augment ({mode})", unit="seq", disable=not progress, leave=False)
     for start in range(0, len(rows), batch_size):
@@ -90,9 +102,10 @@ def propose(
         logits = head(hidden[sel_b.long(), sel_p.long()])
         tokens = np.concatenate([data.input_ids[r[0]][r[2]] for r in chunk]) if len(sel_p) else np.zeros(0, np.int64)
         starts = table.word_start[tokens]
+        log_total = torch.logsumexp(logits.float(), dim=-1)
         for lang, vocab in vocabs.items():
-            ids_k, probs_k = _lang_topk(logits, starts, vocab, top_k)
-            _scatter(out, lang, chunk, ids_k, probs_k, positions)
+            ids_k, probs_k, mass = _lang_topk(logits, starts, vocab, top_k, log_total)
+            _scatter(out, lang, chunk, ids_k, probs_k, mass, positions)
         out.forward_rows += len(chunk)
         bar.update(len(chunk))
     bar.close()
@@ -101,6 +114,7 @@ def propose(
             if v is None:
                 out.ids[lang][i] = np.zeros((0, top_k), np.int32)
                 out.probs[lang][i] = np.zeros((0, top_k), np.float32)
+                out.mass[lang][i] = np.zeros(0, np.float32)
     return out
 
 
@@ -119,7 +133,7 @@ def _rows(data: Encoded, positions: list[np.ndarray], mode: str, mask_id: int):
     return rows
 
 
-def _scatter(out: Proposals, lang: str, chunk, ids_k, probs_k, positions) -> None:
+def _scatter(out: Proposals, lang: str, chunk, ids_k, probs_k, mass, positions) -> None:
     offset = 0
     for i, _, pos in chunk:
         n = len(pos)
@@ -127,7 +141,9 @@ def _scatter(out: Proposals, lang: str, chunk, ids_k, probs_k, positions) -> Non
             k = ids_k.shape[1]
             out.ids[lang][i] = np.zeros((len(positions[i]), k), np.int32)
             out.probs[lang][i] = np.zeros((len(positions[i]), k), np.float32)
+            out.mass[lang][i] = np.zeros(len(positions[i]), np.float32)
         rows = np.searchsorted(positions[i], pos)
         out.ids[lang][i][rows] = ids_k[offset:offset + n]
         out.probs[lang][i][rows] = probs_k[offset:offset + n]
+        out.mass[lang][i][rows] = mass[offset:offset + n]
         offset += n

@@ -43,14 +43,15 @@ def code_switch(src: Encoded, props: Proposals, lang: str, source_lang: str, cfg
     threshold) may fill the remaining budget. Identical copies and copies with no substitution are dropped.
     """
     out: list[Augmented] = []
+    threshold = effective_threshold(props, lang, cfg)
     for i, ids in enumerate(src.input_ids):
-        pos, t_ids, t_probs = props.positions[i], props.ids[lang][i], props.probs[lang][i]
+        pos, t_ids, t_probs = props.positions[i], props.ids[lang][i], substitute_probs(props, lang, i, cfg)
         cap = _cap(len(pos), cfg.max_ratio)
         if not cap:
             continue
         seen: set[bytes] = set()
         for copy in range(cfg.copies):
-            chosen = _choose(t_ids, t_probs, cfg.threshold, cap, copy, rng)
+            chosen = _choose(t_ids, t_probs, threshold, cap, copy, rng)
             syn = {}
             if cfg.synonyms and source_lang in props.ids:
                 syn = _synonyms(ids, pos, props.ids[source_lang][i], props.probs[source_lang][i],
@@ -70,6 +71,21 @@ def code_switch(src: Encoded, props: Proposals, lang: str, source_lang: str, cfg
                 aug_ids=aug, positions=pos[rows], probs=np.array([picks[r][1] for r in rows], np.float32),
                 synonym=np.array([r in syn for r in rows])))
     return out
+
+
+def substitute_probs(props: Proposals, lang: str, i: int, cfg: AugmentConfig) -> np.ndarray:
+    """Example i's proposal probabilities as the threshold reads them: restricted, or under the full softmax."""
+    if cfg.threshold_on == "full":
+        return props.probs[lang][i] * props.mass[lang][i][:, None]
+    return props.probs[lang][i]
+
+
+def effective_threshold(props: Proposals, lang: str, cfg: AugmentConfig) -> float:
+    """`threshold` itself, or (quantile) that quantile of the language's top-1 restricted probabilities."""
+    if cfg.threshold_on != "quantile":
+        return cfg.threshold
+    top1 = [p[:, 0] for p in props.probs[lang] if p.size]
+    return float(np.quantile(np.concatenate(top1), cfg.threshold)) if top1 else 1.0
 
 
 def _choose(ids: np.ndarray, probs: np.ndarray, threshold: float, cap: int, copy: int,

@@ -29,7 +29,7 @@ SYNTHETIC_PARAPHRASE = TaskSpec("synthetic-paraphrase", ("different", "paraphras
 SMOKE_SETTINGS = {"train.epochs": 3, "train.max_train_examples": 300, "train.max_eval_examples": 100,
                   "train.max_seq_len": 64, "train.batch_size": 32, "train.learning_rate": 1e-3,
                   "train.precision": "fp32", "train.device": "cpu", "train.threads": 1, "train.grad_accum": 1,
-                  "augment.batch_size": 64}
+                  "augment.batch_size": 64, "vocab.source": "auto"}
 
 
 @dataclass(frozen=True)
