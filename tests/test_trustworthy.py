@@ -1,6 +1,7 @@
 """What keeps a published comparison honest: leak-free vocabularies, loud degenerate cells, thresholds that mean
 the same in every language, draws apart from seeds, faithful method options. Real tokenizers (WordPiece and
 unigram SentencePiece trained here on the real XNLI text) and the synthetic world."""
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -168,3 +169,35 @@ def test_a_cell_that_substitutes_nothing_is_flagged(augmented):
     ok = augmented(threshold=0.0, samples_per_lang=5)
     assert ok.shortfalls(5) == {}
     assert set(ok.shortfalls(10_000)) == {"fr", "de"}  # more asked than the pool holds: the nominal N never happened
+
+
+@pytest.mark.slow
+def test_a_degenerate_contaminated_cell_warns_and_is_tagged(tmp_path, salt_cache, monkeypatch, capsys):
+    """A SALT cell whose threshold passes nothing: a warning line while it runs, `salt.degenerate` on its run,
+    a footnote in the report; vocabularies from dev text: `salt.contaminated` and a notice in the report."""
+    from harness.cli import main
+    from harness.scheduler import run_study
+    from harness.storage import locate
+    from harness.study import load_study
+    from harness.tracking.readback import Reader
+
+    monkeypatch.setenv("SALT_CACHE", str(salt_cache))
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "degenerate", "task": "synthetic-nli", "data": {"world": "tiny"},
+        "languages": {"targets": ["fr", "de"]}, "train": {"epochs": 1, "max_eval_examples": 30},
+        "vocab": {"source": "task", "allow_eval_text": True},
+        "augment": {"threshold": 1.0, "samples_per_lang": 20}, "arms": ["baseline", "salt"], "seeds": [0],
+        "output": {"dir": str(tmp_path / "mlruns")}}))
+    spec = load_study(path)
+    assert run_study(spec, progress=False)["complete"] == 2
+    err = capsys.readouterr().err
+    line = next(l for l in err.splitlines() if "warning: degenerate" in l)
+    print(line)
+    assert line.endswith("warning: degenerate cell: fr selected 0 of 20 (pool 0); de selected 0 of 20 (pool 0)")
+    [run] = [r for r in Reader(locate(spec).tracking_uri).trial_runs(spec.name) if r.cell.arm == "salt"]
+    assert json.loads(run.tags["salt.degenerate"])["fr"] == {"requested": 20, "selected": 0, "pool": 0}
+    assert run.tags["salt.contaminated"] == "true" and run.metrics["n_augmented"] == 0
+    assert main(["report", str(path), "--format", "md", "--no-plots", "--no-log", "--out", str(tmp_path / "r")]) == 0
+    md = capsys.readouterr().out
+    assert "**Contaminated:**" in md and "salt seed 0: fr 0 of 20; de 0 of 20" in md

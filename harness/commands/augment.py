@@ -9,6 +9,8 @@ from salt.config import RunConfig, build_config
 from salt.data.tasks import TASKS, get_task
 
 FLAGS = {"--mode": "augment.mode", "--unit": "augment.unit", "--threshold": "augment.threshold",
+         "--threshold-on": "augment.threshold_on", "--vocab-source": "vocab.source", "--vocab-dir": "vocab.dir",
+         "--allow-eval-text": "vocab.allow_eval_text",
          "--max-ratio": "augment.max_ratio", "--copies": "augment.copies", "--synonyms": "augment.synonyms",
          "--synonym-threshold": "augment.synonym_threshold", "--substitution": "augment.substitution",
          "--samples": "augment.samples_per_lang", "--selection": "augment.selection",

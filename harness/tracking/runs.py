@@ -153,7 +153,7 @@ class StudyTracker:
         for chunk in _chunks(metrics, 1000):  # MAX_METRICS_PER_BATCH
             self.client.log_batch(run_id, metrics=chunk, synchronous=True)
         if getattr(result, "degenerate", None):
-            self.client.set_tag(run_id, DEGENERATE, tag_str(json.dumps(result.degenerate, sort_keys=True)))
+            self.client.set_tag(run_id, DEGENERATE, tag_str(json.dumps(result.degenerate)))
         with tempfile.TemporaryDirectory(prefix="salt-artifacts-") as tmp:
             write_artifacts(Path(tmp), result, render)
             self.client.log_artifacts(run_id, tmp)
