@@ -38,7 +38,7 @@ def rendered(store, tmp_path_factory):
 
 def test_renders_all_formats_and_plots_and_logs_them(rendered, store):
     names = {p.name for p in rendered.iterdir()}
-    assert {"report.md", "report.tex", "comparisons.csv", "samples.csv", "samples_all.png", "samples_all.pdf",
+    assert {"report.md", "report.tex", "main.tex", "comparisons.csv", "samples.csv", "samples_all.png", "samples_all.pdf",
             "samples_avg_targets.png", "forest_salt_vs_baseline.pdf", "forest_salt_vs_random-selection.png"} <= names
     _, spec, uri, parent = store
     logged = {a.path for a in MlflowClient(uri).list_artifacts(parent, "report")}
@@ -62,8 +62,12 @@ def test_a_table_cell_equals_a_recomputation_from_the_runs(rendered, store):
     assert row["diff"] == pytest.approx((a - b).mean())
     assert row["p"] == pytest.approx(t.pvalue)
     assert (row["diff_low"], row["diff_high"]) == pytest.approx((ci.low, ci.high))
-    targets = csv[(csv["comparison"] == row["comparison"]) & (csv["kind"] == "target")]
-    assert targets["p_adj"].to_numpy() == pytest.approx(holm(targets["p"].to_numpy()))
+    # the family (default: a paper table): every target-language test against the same arm, Holm together;
+    # the averages a family of their own; the source language unadjusted and unmarked
+    for kind in ("target", "average"):
+        family = csv[(csv["arm_b"] == "baseline") & (csv["kind"] == kind)]
+        assert len(family) == 4 * 2 and family["p_adj"].to_numpy() == pytest.approx(holm(family["p"].to_numpy()))
+    assert csv[csv["kind"] == "source"]["p_adj"].isna().all() and not csv[csv["kind"] == "source"]["mark"].any()
     # the average without the source is the runs' own metric, not something we recompute differently
     avg = csv[(csv["comparison"] == row["comparison"]) & (csv["row"] == "avg_targets")].iloc[0]
     a_avg = salt.set_index("seed")["metrics.test_acc_avg_targets"]
@@ -85,7 +89,11 @@ def test_default_comparisons_and_samples_table(rendered):
         "salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]",
         "salt [samples_per_lang=all] vs random-selection [samples_per_lang=all]"]
     assert list(csv["row"].iloc[:5]) == ["en", "fr", "de", "avg", "avg_targets"]
-    assert csv["aso_alpha"].to_numpy() == pytest.approx(np.full(len(csv), 0.05 / 6))
+    # ASO is Bonferroni-adjusted over the same family as the p-values: 4 comparisons x 2 targets against the
+    # baseline, 2 x 2 against random-selection
+    against = csv.drop_duplicates("comparison").set_index("arm_b")["aso_alpha"]
+    assert against.loc["baseline"].tolist() == pytest.approx([0.05 / 8] * 4)
+    assert against.loc["random-selection"].tolist() == pytest.approx([0.05 / 4] * 2)
     curves = pd.read_csv(rendered / "samples.csv", keep_default_na=False)
     fr = curves[(curves["row"] == "fr")]
     assert set(fr["arm"]) == {"baseline", "salt", "random-selection"}
@@ -94,10 +102,21 @@ def test_default_comparisons_and_samples_table(rendered):
     assert "## Accuracy against samples per language" in md and "| fr | 50 |" in md
 
 
-def test_latex_is_booktabs_with_bold_best_and_explained_marks(rendered):
-    tex = (rendered / "report.tex").read_text()
-    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex and r"\textbf{" in tex
-    assert r"\caption{" in tex and "Marks:" in tex and r"$^{\dagger}$" in tex and r"samples\_per\_lang" in tex
+def test_latex_main_table_and_appendix(rendered, store):
+    """The paper's main table: table*, arms x languages, registry labels, marks as superscripts, bold only for
+    a significant best; the appendix: every comparison with a short caption, the legend once."""
+    main = (rendered / "main.tex").read_text()
+    assert r"\begin{table*}" in main and r"\toprule" in main and "Model & N & en & fr & de & Avg." in main
+    assert "SALT & 50 &" in main and "Random selection & all &" in main and "Baseline &  &" in main
+    assert r"$^{" in main and main.count(r"\caption{") == 1
+    for line in main.splitlines():
+        if r"\textbf{" in line:  # bold only on a mark of significance
+            cell = line.split(r"\textbf{", 1)[1].split("&")[0]
+            assert "*" in cell, line
+    appendix = (rendered / "report.tex").read_text()
+    assert appendix.count(r"\begin{table*}") == 6 and appendix.count(r"\paragraph{How to read") == 1
+    assert r"$\varepsilon_{\min}$" in appendix and "SALT (N=50)" in appendix
+    assert "$-$" in appendix and " -0." not in appendix.replace("$-$", "")  # minus signs, not hyphens
 
 
 def test_example_level_test_reads_predictions(store, tmp_path):
@@ -108,7 +127,7 @@ def test_example_level_test_reads_predictions(store, tmp_path):
     csv = pd.read_csv(out / "comparisons.csv")
     assert list(dict.fromkeys(csv["comparison"])) == ["salt [samples_per_lang=50] vs baseline"]
     fr = csv[csv["row"] == "fr"].iloc[0]
-    assert fr["test"] == "paired-bootstrap" and 0 <= fr["p"] <= 1 and fr["ci"] == "paired-bootstrap"
+    assert fr["test"] == "paired-bootstrap" and 0 <= fr["p"] <= 1 and fr["ci"] == "example bootstrap"
     assert fr["diff_low"] < fr["diff"] < fr["diff_high"]  # the example bootstrap is centred on the accuracy gap
     runs = load_frame(uri, spec)
     salt = runs[(runs["arm"] == "salt") & (runs["setting"] == "samples_per_lang=50")]
@@ -130,11 +149,12 @@ def test_compare_arguments_are_checked(store, tmp_path, capsys, args, fragment):
 
 def test_options_split_correction_and_cli_choices_agree():
     from harness.commands import report as cmd
-    from harness.report.analysis import TESTS
+    from harness.report.analysis import FAMILIES, TESTS
     from harness.report.build import FORMATS
     from harness.stats.multiple import CORRECTIONS
 
     assert cmd.TESTS == TESTS and cmd.FORMATS == FORMATS and cmd.CORRECTIONS == CORRECTIONS
+    assert cmd.FAMILIES == FAMILIES
     with pytest.raises(ValueError, match="unknown test"):
         Options(test="anova")
 

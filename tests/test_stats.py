@@ -166,7 +166,30 @@ def test_paired_examples_joins_on_seed_lang_uid():
     assert pairs.set_index("uid").loc["u0", ["a", "b"]].tolist() == [1.0, 0.0]
     res = compare_examples(pairs, "bootstrap", n_resamples=999)
     assert res.estimate == pytest.approx(0.25) and "one seed" in res.note
+    assert "seed(s) 1 only in A: left out" in res.note and "seed(s) 2 only in B: left out" in res.note
     assert "no examples" in compare_examples(paired_examples(a, {}, "test", ["fr"]), "ar").note
+
+
+def test_pairing_says_what_it_left_out_and_refuses_what_it_cannot_pair():
+    rng = np.random.default_rng(0)
+
+    def preds(n, drop=0):
+        labels = rng.integers(0, 3, n)
+        return pd.DataFrame({"split": "test", "lang": "fr", "uid": [f"u{i}" for i in range(n)], "label": labels,
+                             "pred": np.where(rng.random(n) < 0.7, labels, (labels + 1) % 3)}).iloc[drop:]
+
+    full = {0: preds(3000)}
+    partial = {0: full[0].iloc[1200:].copy()}  # B lacks 40% of the fr examples
+    pairs = paired_examples(full, partial, "test", ["fr"])
+    assert len(pairs) == 1800 and pairs.attrs["coverage"].to_dict("records") == [
+        {"seed": 0, "lang": "fr", "used": 1800, "expected": 3000}]
+    assert "paired 1800 of 3000 fr examples (seed 0)" in compare_examples(pairs, "ar", n_resamples=99).note
+    twice = {0: pd.concat([full[0], full[0].iloc[:1]])}
+    with pytest.raises(ValueError, match="lists example u0 \\(fr\\) 2 times"):
+        paired_examples(twice, full, "test", ["fr"])
+    relabelled = {0: full[0].assign(label=(full[0]["label"] + 1) % 3)}
+    with pytest.raises(ValueError, match="did not read the same data"):
+        paired_examples(full, relabelled, "test", ["fr"])
 
 
 # --------------------------------------------------------------------------------------------- ASO
@@ -257,10 +280,14 @@ def test_partial_conjunction_counts_languages():
 # --------------------------------------------------------------------------------------------- effects
 
 def test_describe_and_mean_difference():
-    s = describe(A)
+    s = describe(A, bounded=False)
     assert (s.mean, s.std, s.n) == pytest.approx((A.mean(), A.std(ddof=1), 7))
     half = stats.t.ppf(0.975, 6) * A.std(ddof=1) / math.sqrt(7)
     assert (s.low, s.high) == pytest.approx((A.mean() - half, A.mean() + half))
+    z = np.log(A / (1 - A))  # bounded (the default): the t interval of the logits, mapped back
+    zh = stats.t.ppf(0.975, 6) * z.std(ddof=1) / math.sqrt(7)
+    b = describe(A)
+    assert (b.low, b.high) == pytest.approx((1 / (1 + np.exp(-(z.mean() - zh))), 1 / (1 + np.exp(-(z.mean() + zh)))))
     assert describe([0.7]).note and describe([]).n == 0
     e = mean_difference(dict(enumerate(A)), dict(enumerate(B)), seed=0)
     ref = stats.bootstrap((A - B,), np.mean, n_resamples=9999, rng=np.random.default_rng(0)).confidence_interval
@@ -285,3 +312,53 @@ def test_variance_components_recover_seed_and_draw_spread():
     flipped = variance_components(table.T)  # the same table with the factors swapped
     assert flipped.sd_seed == pytest.approx(c.sd_draw) and flipped.sd_draw == pytest.approx(c.sd_seed)
     assert "2+ draws" in variance_components(table[:, :1]).note
+
+
+def test_ties_between_count_ratios_are_ties():
+    """Accuracies are ratios of counts: equal differences must rank and flip as equal (the issue's example)."""
+    from harness.stats.seeds import sign_flip, wilcoxon
+
+    a = np.array([1404, 1381, 1390, 1396, 1404, 1388]) / 2000
+    b = np.array([1409, 1391, 1389, 1391, 1400, 1393]) / 2000
+    assert sign_flip(a, b).pvalue == pytest.approx(0.625)  # exact: 40 of the 64 sign patterns reach |mean|
+    # the same differences as exact integers over 2000: ranks and the exact p-value agree
+    d = (np.array([1404, 1381, 1390, 1396, 1404, 1388]) - np.array([1409, 1391, 1389, 1391, 1400, 1393])) / 2000
+    assert wilcoxon(a, b).pvalue == pytest.approx(stats.wilcoxon(d).pvalue)
+    assert wilcoxon(a, b).pvalue != pytest.approx(stats.wilcoxon(a, b).pvalue)  # scipy on raw floats breaks ties
+
+
+def test_nan_never_gives_a_p_value():
+    from harness.stats.seeds import paired_t, sign_flip, welch, wilcoxon
+
+    a, b = [0.7, 0.71, np.nan, 0.69], [0.6, 0.62, 0.61, 0.6]
+    for fn in (paired_t, wilcoxon, sign_flip, welch):
+        res = fn(a, b)
+        assert not res.ok and "NaN" in res.note
+
+
+def test_zero_differences_do_not_count_towards_the_attainable_p():
+    from harness.stats.seeds import sign_flip, wilcoxon
+
+    a = [0.70, 0.71, 0.72, 0.73, 0.74, 0.75]
+    b = [0.70, 0.71, 0.70, 0.70, 0.70, 0.70]  # two seeds tie: 4 carry a sign
+    for res in (wilcoxon(a, b), sign_flip(a, b)):
+        assert res.n == 4 and "tied" in res.note
+        assert min_attainable_p(res.test, res.n) == 0.125  # not 2 / 2**6
+
+
+def test_aso_at_another_level_needs_no_new_bootstrap():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.72, 0.02, 8), rng.normal(0.70, 0.02, 8)
+    assert aso(a, b, 0.05, 6).eps_min == pytest.approx(aso(a, b, 0.05, 1).at(0.05, 6).eps_min)
+    assert aso(a, b, 0.05, 6).alpha == aso(a, b, 0.05, 1).at(0.05, 6).alpha == pytest.approx(0.05 / 6)
+
+
+def test_an_accuracy_interval_stays_within_0_and_1():
+    """The issue's case: baseline en 96.0 +- 2.3 over 3 seeds gave [90.6, 101.4] with a plain t interval."""
+    s = describe([0.935, 0.962, 0.983])
+    assert 0 <= s.low < s.mean < s.high <= 1 and s.high < 1.0
+    plain = describe([0.935, 0.962, 0.983], bounded=False)
+    assert plain.high > 1.0 and s.mean == plain.mean
+    mid = describe([0.48, 0.5, 0.52, 0.5])  # near 0.5 the logit interval is the t interval, nearly
+    mid_t = describe([0.48, 0.5, 0.52, 0.5], bounded=False)
+    assert (mid.low, mid.high) == pytest.approx((mid_t.low, mid_t.high), abs=2e-3)

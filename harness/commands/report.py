@@ -15,6 +15,7 @@ from pathlib import Path
 TESTS = ("t", "wilcoxon", "sign-flip", "welch", "bootstrap", "ar")
 FORMATS = ("md", "latex", "csv")
 CORRECTIONS = ("holm", "bh", "none")
+FAMILIES = ("comparison", "table", "study")
 
 
 def add_parser(sub) -> None:
@@ -28,7 +29,14 @@ def add_parser(sub) -> None:
                    help="t (paired t over seeds, default), wilcoxon, sign-flip, welch (unpaired); "
                         "bootstrap or ar (per-example, stratified by seed)")
     p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--correction", choices=CORRECTIONS, default="holm", help="across target languages")
+    p.add_argument("--correction", choices=CORRECTIONS, default="holm",
+                   help="multiple-comparison correction within a family (default holm)")
+    p.add_argument("--family", choices=FAMILIES, default="table",
+                   help="which tests are corrected together: one comparison's target languages, every comparison "
+                        "against the same arm (a paper table; default), or every comparison of the report")
+    p.add_argument("--paper", action="store_true",
+                   help="with --format latex, print the paper's compact main table (table*, arms x languages) "
+                        "instead of the appendix of every comparison; both are written")
     p.add_argument("--split", choices=["test", "dev"], default="test")
     p.add_argument("--compare", nargs=2, action="append", metavar=("ARM_A", "ARM_B"),
                    help="compare A with B (repeatable); `arm:setting=value` fixes a setting, e.g. "
@@ -60,7 +68,7 @@ def report_cmd(args) -> int:
         spec = StudySpec.from_dict(Reader(uri).stored_study(spec.name, args.revision))
     runs = study_runs(uri, spec.name, spec.revision)
     options = Options(split=args.split, test=args.test, alpha=args.alpha, correction=args.correction,
-                      n_resamples=args.resamples)
+                      family=args.family, n_resamples=args.resamples)
     base = spec.base
     targets = base.target_langs or tuple(l for l in get_task(base.task).languages(base.world) if l != base.source_lang)
     expected = len(spec.cells()) if spec.sampler.type == "grid" else None
@@ -74,6 +82,8 @@ def report_cmd(args) -> int:
         log_to_mlflow(report, paths)
     shown = args.format or "md"
     texts = render(report, shown)
+    if shown == "latex":
+        texts = {name: text for name, text in texts.items() if (name == "main.tex") == args.paper}
     sys.stdout.write("\n\n".join(f"# {name}\n{text}" if shown == "csv" else text for name, text in texts.items()))
     sys.stdout.write("\n")
     print(f"wrote {len(paths)} files to {out}" + ("" if args.no_log else " and to the study's MLflow parent run"),

@@ -1,14 +1,14 @@
-"""One comparison, every language: summaries, effect, test, correction, ASO, marks and notes.
+"""One comparison, every language: summaries, effect, test, interval and the ASO statistics; the families
+that correct the p-values and set the marks are `harness.report.families`' job, across tables.
 
-The Holm (or BH) family is the target languages: the cross-lingual hypotheses the study is about. The
-source language and the two averages are single, separately stated hypotheses: their adjusted p-value is
-left empty and their mark uses the raw p-value. ASO's level is Bonferroni-adjusted over the number of
-comparisons in the report (Dror et al. 2019).
+The interval beside each difference is the test's own where it has one (paired t, Welch, the example
+bootstrap); the rank and sign-flip tests have none, so they show the paired t interval, and approximate
+randomisation the example bootstrap's, each named in the table (their coverage: validation/CALIBRATION.md).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -17,15 +17,19 @@ import pandas as pd
 from harness.report.collect import AVG, AVG_TARGETS, AVERAGES
 from harness.report.comparisons import Comparison
 from harness.stats import examples, multiple, seeds
-from harness.stats.aso import TAU, aso
+from harness.stats.aso import TAU, AsoResult, aso
 from harness.stats.effects import describe, mean_difference
 from harness.stats.result import missing
 
 # Under A/A, ASO (tau 0.2, alpha 0.05) declares dominance in 11% of studies with 3 seeds per arm, 6% with 5
-# and 3.5% with 10 (validation/CALIBRATION.md): below this many seeds the table says so.
+# and 3.5% with 10 (validation/CALIBRATION.md): below this many seeds its values are not shown or marked.
 ASO_MIN_SEEDS = 5
 TESTS = (*seeds.TESTS, *examples.EXAMPLE_TESTS)
 LABELS = {**seeds.LABELS, **examples.LABELS}
+FAMILIES = ("comparison", "table", "study")
+# The interval each test's table shows (named in the table; coverage measured in validation/calibrate.py).
+INTERVALS = {"t": "paired t", "wilcoxon": "paired t", "sign-flip": "paired t", "welch": "Welch t",
+             "bootstrap": "example bootstrap", "ar": "example bootstrap"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Options:
     test: str = "t"  # paired t over seeds: seeds are the replication unit; see harness.stats.seeds
     alpha: float = 0.05
     correction: str = "holm"
+    family: str = "table"  # which tests are corrected together: see harness.report.families
     confidence: float = 0.95
     n_resamples: int = 9999
     aso_bootstrap: int = 1000
@@ -46,6 +51,8 @@ class Options:
             raise ValueError(f"unknown test {self.test!r}; choose one of {', '.join(TESTS)}")
         if self.correction not in multiple.CORRECTIONS:
             raise ValueError(f"unknown correction {self.correction!r}; choose one of {', '.join(multiple.CORRECTIONS)}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown family {self.family!r}; choose one of {', '.join(FAMILIES)}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must lie in (0, 1), got {self.alpha}")
         if self.split not in ("test", "dev"):
@@ -57,7 +64,8 @@ class Options:
 
 
 ROW_COLUMNS = ["row", "kind", "a_mean", "a_std", "a_n", "b_mean", "b_std", "b_n", "diff", "diff_low", "diff_high",
-               "ci", "boot_low", "boot_high", "test", "p", "p_adj", "eps_min", "eps_min_reverse", "mark", "note"]
+               "ci", "boot_low", "boot_high", "test", "p", "p_adj", "family_size", "eps_min", "eps_min_reverse",
+               "mark", "note"]
 
 
 @dataclass
@@ -65,16 +73,24 @@ class ComparisonTable:
     comparison: Comparison
     rows: pd.DataFrame  # ROW_COLUMNS, one per language then the averages
     options: Options
-    aso_alpha: float
+    aso: list[AsoResult] = field(default_factory=list)  # per row, at level alpha (families.finalize adjusts)
     conjunction: multiple.PartialConjunction | None = None
     notes: list[str] = field(default_factory=list)  # notes shared by every row, hoisted out of the table
     updates: tuple[float, float] = (math.nan, math.nan)  # mean optimizer updates of A and B
     degenerate: list[str] = field(default_factory=list)  # cells whose augmentation fell short, named
+    family: str = ""  # how its p-values were corrected, in words (families.finalize)
+    aso_alpha: float = math.nan  # the level ASO was read at (alpha / family size)
 
     @property
     def step_matched(self) -> bool | None:
         a, b = self.updates
         return None if not (math.isfinite(a) and math.isfinite(b)) else abs(a - b) <= 0.01 * max(a, b)
+
+    @property
+    def seeds(self) -> int:
+        """The fewest seeds either arm has on any row: what marks and ASO need enough of."""
+        n = self.rows[["a_n", "b_n"]].min(axis=1)
+        return int(n.min()) if len(n) else 0
 
 
 PredictionsFor = Callable[[str], pd.DataFrame]  # run id -> per-example predictions
@@ -92,6 +108,8 @@ def _kind(row: str, source: str | None) -> str:
 
 def _example_test(a: pd.DataFrame, b: pd.DataFrame, row: str, langs: list[str],
                   source: str | None, predictions: PredictionsFor, opts: Options):
+    """The example-level test and, for approximate randomisation (no interval of its own), the example
+    bootstrap's interval on the same pairs."""
     if row == AVG:
         used = langs
     elif row == AVG_TARGETS:
@@ -101,19 +119,34 @@ def _example_test(a: pd.DataFrame, b: pd.DataFrame, row: str, langs: list[str],
     runs_a = {s: predictions(r) for s, r in a.groupby("seed")["run_id"].first().items()}
     runs_b = {s: predictions(r) for s, r in b.groupby("seed")["run_id"].first().items()}
     pairs = examples.paired_examples(runs_a, runs_b, opts.split, used)
-    return examples.compare_examples(pairs, opts.test, opts.n_resamples, opts.seed, opts.confidence)
+    res = examples.compare_examples(pairs, opts.test, opts.n_resamples, opts.seed, opts.confidence)
+    if opts.test == "ar" and res.ok:
+        boot = examples.compare_examples(pairs, "bootstrap", opts.n_resamples, opts.seed, opts.confidence)
+        res = replace(res, ci_low=boot.ci_low, ci_high=boot.ci_high)
+    return res
+
+
+def _interval(res, sa: pd.Series, sb: pd.Series, opts: Options) -> dict:
+    """The test's own interval; the rank and sign-flip tests show the paired t interval of the same seeds."""
+    name = INTERVALS[opts.test]
+    if math.isfinite(res.ci_low) and math.isfinite(res.ci_high):
+        return {"diff_low": res.ci_low, "diff_high": res.ci_high, "ci": name}
+    if opts.test in ("wilcoxon", "sign-flip") and res.ok:
+        common = sa.index.intersection(sb.index)
+        t = seeds.paired_t(sa.loc[common].to_numpy(), sb.loc[common].to_numpy(), opts.confidence)
+        return {"diff_low": t.ci_low, "diff_high": t.ci_high, "ci": name}
+    return {"diff_low": math.nan, "diff_high": math.nan, "ci": ""}
 
 
 def analyse(comp: Comparison, scores: pd.DataFrame, rows: list[str], source: str | None, opts: Options,
-            n_comparisons: int = 1, predictions: PredictionsFor | None = None) -> ComparisonTable:
+            predictions: PredictionsFor | None = None) -> ComparisonTable:
     """The table of one comparison, from the long `scores` frame of `harness.report.collect.scores`."""
     if opts.example_level and predictions is None:
         raise ValueError(f"--test {opts.test} needs per-example predictions")
     side_a = scores[(scores["arm"] == comp.a) & (scores["setting"] == comp.setting_a)]
     side_b = scores[(scores["arm"] == comp.b) & (scores["setting"] == comp.setting_b)]
     langs = [r for r in rows if r not in AVERAGES]
-    aso_alpha = opts.alpha / max(1, n_comparisons)
-    out = []
+    out, dominance = [], []
     for row in rows:
         a, b = side_a[side_a["lang"] == row], side_b[side_b["lang"] == row]
         sa, sb = _series(a), _series(b)
@@ -132,35 +165,34 @@ def analyse(comp: Comparison, scores: pd.DataFrame, rows: list[str], source: str
             notes = []
         elif opts.example_level:
             res = _example_test(a, b, row, langs, source, predictions, opts)
+            # the delta and its CI from the same pairs, even where the pairing is not complete
+            effect = replace(effect, estimate=res.estimate)
         else:
             res = seeds.compare_seeds(sa, sb, opts.test, opts.confidence, opts.n_resamples, opts.seed,
                                       names=(comp.a, comp.b))
         if res.note:
             notes.append(res.note)
         if res.ok and seeds.min_attainable_p(res.test, res.n) > opts.alpha:
-            notes.append(f"with {res.n} seeds {res.test} cannot give p < {seeds.min_attainable_p(res.test, res.n):.3g}")
-        dom = aso(sa.to_numpy(), sb.to_numpy(), opts.alpha, n_comparisons, opts.aso_bootstrap, opts.seed)
+            notes.append(f"with {res.n} seeds that differ, {res.test} cannot give p < "
+                         f"{seeds.min_attainable_p(res.test, res.n):.3g}")
+        dom = aso(sa.to_numpy(), sb.to_numpy(), opts.alpha, 1, opts.aso_bootstrap, opts.seed)
+        dominance.append(dom)
         if not dom.ok and res.ok:  # when the test itself failed, its note already says why
             notes.append(f"ASO: {dom.note}")
-        elif dom.ok and min(dom.n_a, dom.n_b) < ASO_MIN_SEEDS:
-            notes.append(f"ASO on {min(dom.n_a, dom.n_b)} seeds is unreliable")
         out.append({"row": row, "kind": _kind(row, source), "a_mean": da.mean, "a_std": da.std, "a_n": da.n,
                     "b_mean": db.mean, "b_std": db.std, "b_n": db.n, "diff": effect.estimate,
-                    **_interval(res, effect), "boot_low": effect.low, "boot_high": effect.high,
-                    "test": res.test, "p": res.pvalue,
-                    "p_adj": math.nan, "eps_min": dom.eps_min, "eps_min_reverse": dom.eps_min_reverse,
-                    "mark": "", "note": "; ".join(dict.fromkeys(n for n in notes if n))})
+                    **_interval(res, sa, sb, opts), "boot_low": effect.low, "boot_high": effect.high,
+                    "test": res.test, "p": res.pvalue, "p_adj": math.nan, "family_size": 0,
+                    "eps_min": math.nan, "eps_min_reverse": math.nan, "mark": "",
+                    "note": "; ".join(dict.fromkeys(n for n in notes if n))})
     frame = pd.DataFrame(out, columns=ROW_COLUMNS)
     family = frame["kind"] == "target"
-    frame.loc[family, "p_adj"] = multiple.adjust(frame.loc[family, "p"].to_numpy(), opts.correction)
-    frame["mark"] = [mark(r, opts) for r in frame.itertuples()]
     p_family = frame.loc[family, "p"].to_numpy(dtype=float)
     conj = (multiple.partial_conjunction(p_family, opts.alpha, opts.conjunction)
             if np.isfinite(p_family).any() else None)
-    table = ComparisonTable(comp, frame, opts, aso_alpha, conj, updates=(_mean(side_a, "steps"), _mean(side_b, "steps")),
-                            degenerate=_degenerate(side_a, comp.a) + _degenerate(side_b, comp.b))
-    hoist(table)
-    return table
+    return ComparisonTable(comp, frame, opts, dominance, conj,
+                           updates=(_mean(side_a, "steps"), _mean(side_b, "steps")),
+                           degenerate=_degenerate(side_a, comp.a) + _degenerate(side_b, comp.b))
 
 
 def _mean(side: pd.DataFrame, column: str) -> float:
@@ -172,31 +204,6 @@ def _degenerate(side: pd.DataFrame, arm: str) -> list[str]:
     """`salt seed 1: fr 0 of 800`: one per run whose augmentation selected nothing or fewer than asked."""
     runs = side.drop_duplicates(["seed"])
     return [f"{arm} seed {r.seed}: {r.degenerate}" for r in runs.itertuples() if r.degenerate]
-
-
-def _interval(res, effect) -> dict:
-    """The CI shown beside the p-value: the test's own (t, Welch, example bootstrap) so the two agree, else
-    the BCa bootstrap over seeds. With 5 seeds the seed bootstrap covers about 83% instead of 95% (see
-    validation/CALIBRATION.md), the t interval about 95%."""
-    if math.isfinite(res.ci_low) and math.isfinite(res.ci_high):
-        return {"diff_low": res.ci_low, "diff_high": res.ci_high, "ci": res.test}
-    return {"diff_low": effect.low, "diff_high": effect.high, "ci": "bootstrap-seeds"}
-
-
-def mark(row, opts: Options) -> str:
-    """`*` p < alpha, `**` p < alpha / 5 (adjusted p for the target languages); `†` A almost stochastically
-    dominates B (eps_min < tau), `‡` B dominates A, both only with ASO_MIN_SEEDS seeds per arm or more."""
-    p = row.p_adj if row.kind == "target" else row.p
-    out = ""
-    if isinstance(p, float) and math.isfinite(p):
-        out = "**" if p < opts.alpha / 5 else "*" if p < opts.alpha else ""
-    if min(row.a_n, row.b_n) < ASO_MIN_SEEDS:  # the value is shown, but too unreliable to mark
-        return out
-    if math.isfinite(row.eps_min) and row.eps_min < opts.aso_tau:
-        out += "†"
-    elif math.isfinite(row.eps_min_reverse) and row.eps_min_reverse < opts.aso_tau:
-        out += "‡"
-    return out
 
 
 def hoist(table: ComparisonTable) -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report import collect, tables
+from harness.report import collect, latex, tables
 from harness.report.analysis import ComparisonTable, Options, analyse
 from harness.report.comparisons import Comparison, default_comparisons, pairs
 from harness.report.curves import has_samples_axis, sample_curves
+from harness.report.families import finalize
 from harness.tracking.readback import Reader, TrialRun
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Report:
     curves: pd.DataFrame | None  # None: the study has no samples-per-language axis
     expected_runs: int | None = None  # cells of the study, when known: a partial study says so
     draws: pd.DataFrame | None = None  # draw vs seed spread of arms run with several draws per seed
+    settings: dict = field(default_factory=dict)  # (arm, setting label) -> typed settings, for readable labels
     contaminated: bool = False  # some run's vocabularies came from evaluation text
     files: list[Path] = field(default_factory=list)
 
@@ -65,13 +67,14 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
         if not tracking_uri:
             raise ValueError(f"--test {opts.test} reads per-example predictions from MLflow: give a tracking URI")
         predictions = _predictions_reader(tracking_uri)
-    built = [analyse(c, scores, rows, source, opts, len(comps), predictions) for c in comps]
+    built = [analyse(c, scores, rows, source, opts, predictions) for c in comps]
+    finalize(built, opts)
     curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
     raw = collect.draw_scores(runs, languages, opts.split)
     draws = collect.draw_components(raw, rows) if raw["draw"].notna().any() else None
     return Report(study, revision, tracking_uri, opts, len({r.run_id for r in runs}),
                   collect.arm_order(scores["arm"].unique()), sorted(scores["seed"].unique().tolist()), rows, source,
-                  scores, built, curves, expected_runs, draws, bool(scores["contaminated"].any()))
+                  scores, built, curves, expected_runs, draws, typed, bool(scores["contaminated"].any()))
 
 
 def _predictions_reader(tracking_uri: str):
@@ -91,8 +94,8 @@ def render(report: Report, fmt: str) -> dict[str, str]:
     """File name -> text for one format."""
     if fmt == "md":
         return {"report.md": tables.render_markdown(report)}
-    if fmt == "latex":
-        return {"report.tex": tables.render_latex(report)}
+    if fmt == "latex":  # the paper's main table and the appendix of every comparison
+        return {"main.tex": latex.render_paper(report), "report.tex": latex.render_appendix(report)}
     if fmt == "csv":
         return tables.render_csv(report)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

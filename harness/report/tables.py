@@ -10,18 +10,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness.report.analysis import ASO_MIN_SEEDS, LABELS, ComparisonTable
+from harness.report.analysis import ASO_MIN_SEEDS, INTERVALS, LABELS, ComparisonTable
 from harness.report.collect import AVG, AVG_TARGETS
+from harness.report.families import MIN_MARK_SEEDS
 
 if TYPE_CHECKING:
     from harness.report.build import Report
 
 DASH = "—"
 ROW_NAMES = {AVG: "average", AVG_TARGETS: "average (targets)"}
-CI_NAMES = {"t": "Student t (the paired t-test's)", "welch": "Welch's", "wilcoxon": "BCa bootstrap over seeds",
-            "sign-flip": "BCa bootstrap over seeds",
-            "bootstrap": "percentile bootstrap over examples (test-set noise only)",
-            "ar": "BCa bootstrap over seeds"}
 CORRECTION_NAMES = {"holm": "Holm", "bh": "BH", "none": "unadjusted"}
 
 
@@ -67,29 +64,26 @@ def row_name(row: str, kind: str) -> str:
 
 # --------------------------------------------------------------------------------------------- text
 
-def legend(report: Report, k: int | None = None) -> list[str]:
-    """Sentences on how to read every comparison table (columns, test, correction, ASO, marks)."""
+def legend(report: Report) -> list[str]:
+    """Sentences on how to read every comparison table (columns, test, interval, correction, ASO, marks)."""
     o = report.options
     corr = CORRECTION_NAMES[o.correction]
-    k = k if k is not None else len(report.tables)
     return [f"Accuracy (%, {o.split} split) as mean ± sample std (n seeds).",
-            f"Δ: mean difference A − B in points, paired by seed, with a {o.confidence:.0%} CI: {CI_NAMES[o.test]}.",
-            f"p: {LABELS[o.test]}; " + ("no correction." if o.correction == "none" else
-                                        f"{corr} across the target languages (source and averages unadjusted)."),
-            f"ε_min: ASO (Dror et al. 2019) of A over B at α = {o.alpha / max(k, 1):.3g} (Bonferroni over {k} "
-            f"comparison{'s' if k != 1 else ''}); small means A almost stochastically dominates B.",
-            f"Marks: * p < {o.alpha:g}, ** p < {o.alpha / 5:g}" + ("" if o.correction == "none" else
-                                                                   f" ({corr}-adjusted for targets)")
-            + f"; † ε_min < {o.aso_tau:g} (A ≻ B); ‡ ε_min of B over A < {o.aso_tau:g} (B ≻ A); "
-            f"ASO marks need {ASO_MIN_SEEDS} seeds per arm."] + (
+            f"Δ: mean difference A − B in points, paired by seed, with a {o.confidence:.0%} {INTERVALS[o.test]} "
+            "interval" + (" (test-set noise only)." if o.example_level else "."),
+            f"p: {LABELS[o.test]}; p {corr}: adjusted within the table's family (stated under each table).",
+            f"ε_min: ASO (Dror et al. 2019) of A over B, Bonferroni over the family; small means A almost "
+            f"stochastically dominates B; shown with {ASO_MIN_SEEDS}+ seeds per arm.",
+            f"Marks, on target and average rows with {MIN_MARK_SEEDS}+ seeds per arm: * adjusted p < {o.alpha:g}, "
+            f"** < {o.alpha / 5:g}; † ε_min < {o.aso_tau:g} (A ≻ B); ‡ ε_min of B over A < {o.aso_tau:g} (B ≻ A)."] + (
         ["Example-level p-values treat each trained model as fixed: they ignore seed variance."]
         if o.example_level else [])
 
 
 def findings(table: ComparisonTable) -> list[str]:
-    """What is particular to one table: what differs in training length, cells whose augmentation fell short,
-    languages with an effect, and notes shared by every row."""
-    out = []
+    """What is particular to one table: its family, what differs in training length, cells whose
+    augmentation fell short, languages with an effect, and notes shared by every row."""
+    out = [table.family] if table.family else []
     c, (a, b) = table.comparison, table.updates
     if table.step_matched is not None:
         out.append(f"Updates (mean optimizer steps): {c.a} {a:,.0f}, {c.b} {b:,.0f}"
@@ -101,8 +95,9 @@ def findings(table: ComparisonTable) -> list[str]:
                    + "; ".join(table.degenerate) + ".")
     pc = table.conjunction
     if pc is not None:
-        out.append(f"Effect in at least {pc.count} of {pc.n} target languages (partial conjunction, "
-                   f"{pc.method.capitalize()}, α = {pc.alpha:g}).")
+        how = f"partial conjunction, {pc.method.capitalize()}, α = {pc.alpha:g}"
+        out.append(f"Effect in at least {pc.count} of {pc.n} target languages ({how})." if pc.count else
+                   f"No target language shows an effect on its own ({how}).")
     out += [f"Note: {n}." for n in table.notes]
     return out
 
@@ -123,14 +118,19 @@ def _cells(table: ComparisonTable) -> list[list[str]]:
     for r in table.rows.itertuples():
         rows.append([row_name(r.row, r.kind), mean_std(r.a_mean, r.a_std, r.a_n), mean_std(r.b_mean, r.b_std, r.b_n),
                      diff_ci(r.diff, r.diff_low, r.diff_high), pvalue(r.p),
-                     pvalue(r.p_adj) if r.kind == "target" else DASH, eps(r.eps_min), r.mark, r.note])
+                     pvalue(r.p_adj) if r.kind != "source" else DASH, eps(r.eps_min), r.mark, r.note])
     return rows
+
+
+def interval_name(table: ComparisonTable) -> str:
+    names = [n for n in table.rows["ci"] if n]
+    return f"{table.options.confidence:.0%} CI, {names[0]}" if names else f"{table.options.confidence:.0%} CI"
 
 
 def _header(table: ComparisonTable) -> list[str]:
     c, o = table.comparison, table.options
-    return ["language", c.a, c.b, "Δ [95% CI]", f"p ({o.test})", f"p {CORRECTION_NAMES[o.correction]}",
-            "ε_min", "mark", "note"]
+    return ["language", c.a, c.b, f"Δ [{interval_name(table)}]", f"p ({o.test})",
+            f"p {CORRECTION_NAMES[o.correction]}", "ε_min", "mark", "note"]
 
 
 # --------------------------------------------------------------------------------------------- markdown
@@ -226,67 +226,6 @@ def _point(p) -> str:
     return f"{pct(p['mean'])} ({p['n']})"
 
 
-# --------------------------------------------------------------------------------------------- latex
-
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_SYMBOLS = {"±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$",
-                  "ε_min": r"$\varepsilon_{\min}$", "ε": r"$\varepsilon$", "α": r"$\alpha$", "≻": r"$\succ$",
-                  "−": r"$-$", "—": "---", "<": r"$<$", "≥": r"$\geq$"}
-
-
-def latex_escape(text: str) -> str:
-    text = "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
-    text = text.replace(r"ε\_min", "ε_min")
-    for sym, tex in _LATEX_SYMBOLS.items():
-        text = text.replace(sym, tex)
-    return text
-
-
-def _latex_tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
-    out = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(map(latex_escape, header)) + r" \\", r"\midrule"]
-    out += [" & ".join(r) + r" \\" for r in rows]
-    out += [r"\bottomrule", r"\end{tabular}"]
-    return out
-
-
-def _bold_best(table: ComparisonTable) -> list[list[str]]:
-    rows = []
-    for r, cells in zip(table.rows.itertuples(), _cells(table)):
-        cells = [latex_escape(c) for c in cells]
-        if _finite(r.a_mean) and _finite(r.b_mean) and r.a_mean != r.b_mean:
-            i = 1 if r.a_mean > r.b_mean else 2
-            mean, _, rest = cells[i].partition(" ")
-            cells[i] = rf"\textbf{{{mean}}} {rest}".rstrip()
-        rows.append(cells)
-    return rows
-
-
-def render_latex(report: Report) -> str:
-    o = report.options
-    out = [f"% Study {latex_escape(report.study)}, {o.split} split; generated by salt-harness report.",
-           r"% Requires \usepackage{booktabs}.", ""]
-    for table in report.tables:
-        header, rows = _drop_empty_note(_header(table), _bold_best(table))
-        if len(header) == 9:  # notes make the table too wide: they go under it
-            notes = [(r[0], r[-1]) for r in rows if r[-1]]
-            header, rows = header[:-1], [r[:-1] for r in rows]
-        else:
-            notes = []
-        cap = latex_escape(" ".join(caption(table, report))) + " Best mean in bold."
-        out += [r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{cap}}}",
-                *_latex_tabular(header, rows, "l" + "r" * 6 + "l")]
-        if notes:
-            out += [r"\par\smallskip\footnotesize"] + [rf"{n}: {t}\\" for n, t in notes]
-        out += [r"\end{table}", ""]
-    if report.curves is not None and not report.curves.empty:
-        header, rows = samples_cells(report)
-        out += [r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{latex_escape(samples_caption(report))}}}",
-                *_latex_tabular(header, [[latex_escape(c) for c in r] for r in rows], "ll" + "r" * (len(header) - 2)),
-                r"\end{table}", ""]
-    return "\n".join(out)
-
-
 # --------------------------------------------------------------------------------------------- csv
 
 def comparisons_frame(report: Report) -> pd.DataFrame:
@@ -303,6 +242,7 @@ def comparisons_frame(report: Report) -> pd.DataFrame:
         rows["updates_a"], rows["updates_b"] = t.updates
         rows["degenerate"] = "; ".join(t.degenerate)
         rows["correction"] = t.options.correction
+        rows["family"] = t.family
         rows["aso_alpha"] = t.aso_alpha
         rows["languages_with_effect"] = t.conjunction.count if t.conjunction else math.nan
         parts.append(rows)

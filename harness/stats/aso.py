@@ -53,6 +53,18 @@ class AsoResult:
     def ok(self) -> bool:
         return math.isfinite(self.eps_min)
 
+    def at(self, alpha: float, n_comparisons: int = 1) -> AsoResult:
+        """The same test at level alpha / n_comparisons: eps_min moves with the normal quantile, the
+        bootstrap spread does not, so no new bootstrap is drawn."""
+        from dataclasses import replace
+
+        level = alpha / max(1, n_comparisons)
+        if not math.isfinite(self.sigma) or not math.isfinite(self.eps_hat):
+            return replace(self, alpha=level)
+        margin = self.sigma * norm.ppf(1 - level)
+        return replace(self, eps_min=float(min(1.0, self.eps_hat + margin)),
+                       eps_min_reverse=float(min(1.0, 1 - self.eps_hat + margin)), alpha=level)
+
     def dominates(self, tau: float = TAU) -> bool:
         return self.ok and self.eps_min < tau
 

@@ -130,20 +130,46 @@ def paired_examples(a: Mapping[int, pd.DataFrame], b: Mapping[int, pd.DataFrame]
                     langs: Sequence[str]) -> pd.DataFrame:
     """Per-example correctness of A and B, joined on (seed, lang, uid): columns seed, lang, uid, a, b.
 
-    `a` and `b` map a seed to that run's predictions (split, lang, uid, label, pred). Seeds present in only
-    one arm, and examples present in only one run, are left out.
+    `a` and `b` map a seed to that run's predictions (split, lang, uid, label, pred). A pairing is only as good
+    as its join, so: an example listed twice in one run, or labelled differently by the two runs (they did not
+    read the same data), is a ValueError; examples or seeds only one arm has are left out and *said*: the frame's
+    `attrs["coverage"]` holds (seed, lang, used, expected) and `attrs["notes"]` one sentence per gap.
     """
-    parts = []
+    parts, coverage, notes = [], [], []
+    for arm, runs, other in (("A", a, b), ("B", b, a)):
+        lonely = sorted(set(runs) - set(other))
+        if lonely:
+            notes.append(f"seed(s) {', '.join(map(str, lonely))} only in {arm}: left out")
     for seed in sorted(set(a) & set(b)):
         sides = []
         for preds, col in ((a[seed], "a"), (b[seed], "b")):
             p = preds[(preds["split"] == split) & preds["lang"].isin(list(langs))]
-            sides.append(p.assign(**{col: (p["pred"] == p["label"]).astype(float)})[["lang", "uid", col]])
+            dupes = p[p.duplicated(["lang", "uid"], keep=False)]
+            if len(dupes):
+                first = dupes.iloc[0]
+                raise ValueError(f"{col.upper()}'s run of seed {seed} lists example {first['uid']} ({first['lang']}) "
+                                 f"{int((dupes['uid'] == first['uid']).sum())} times in its predictions: a paired test "
+                                 "would count it twice; the predictions artifact is corrupt")
+            sides.append(p.assign(**{col: (p["pred"] == p["label"]).astype(float)})[["lang", "uid", "label", col]]
+                         .rename(columns={"label": f"label_{col}"}))
         joined = sides[0].merge(sides[1], on=["lang", "uid"], how="inner")
+        clash = joined[joined["label_a"] != joined["label_b"]]
+        if len(clash):
+            first = clash.iloc[0]
+            raise ValueError(f"example {first['uid']} ({first['lang']}, seed {seed}) has label {first['label_a']} in "
+                             f"A's predictions and {first['label_b']} in B's: the two runs did not read the same data")
+        for lang in langs:
+            used = int((joined["lang"] == lang).sum())
+            expected = max(int((sides[0]["lang"] == lang).sum()), int((sides[1]["lang"] == lang).sum()))
+            coverage.append((seed, lang, used, expected))
+            if used < expected:
+                notes.append(f"paired {used} of {expected} {lang} examples (seed {seed})")
         parts.append(joined.assign(seed=seed))
-    if not parts:
-        return pd.DataFrame(columns=["seed", "lang", "uid", "a", "b"])
-    return pd.concat(parts, ignore_index=True)[["seed", "lang", "uid", "a", "b"]]
+    columns = ["seed", "lang", "uid", "a", "b"]
+    out = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    out.attrs["coverage"] = pd.DataFrame(coverage, columns=["seed", "lang", "used", "expected"])
+    out.attrs["notes"] = notes
+    return out
 
 
 def compare_examples(pairs: pd.DataFrame, test: str = "bootstrap", n_resamples: int = 9999, seed: int = 0,
@@ -158,9 +184,9 @@ def compare_examples(pairs: pd.DataFrame, test: str = "bootstrap", n_resamples: 
         res = paired_bootstrap(pairs["a"], pairs["b"], strata, n_resamples, seed, confidence)
     else:
         res = approximate_randomization(pairs["a"], pairs["b"], strata, n_resamples, seed)
-    seeds = pairs["seed"].nunique()
-    if seeds == 1 and not res.note:
-        from dataclasses import replace
+    from dataclasses import replace
 
-        res = replace(res, note="one seed: test-set noise only")
-    return res
+    notes = [res.note, *pairs.attrs.get("notes", [])]
+    if pairs["seed"].nunique() == 1:
+        notes.append("one seed: test-set noise only")
+    return replace(res, note="; ".join(n for n in notes if n))

@@ -17,10 +17,24 @@ from scipy import stats
 from harness.stats.result import TestResult, missing
 
 ZERO = 1e-12  # differences below this count as ties (accuracies are ratios of counts: exact equality is common)
+# Differences are compared after rounding to this many decimals. Accuracies are ratios of counts, so two
+# seeds can differ by exactly the same amount (0.688 - 0.668 and 0.702 - 0.682), which floating point
+# gives as 0.0199999... and 0.0200000...: unrounded, rank and sign-flip tests would break those ties and
+# come out anti-conservative. No test set is large enough (1e9 examples) for rounding to merge real values.
+DECIMALS = 9
 
 
 def _arr(values) -> np.ndarray:
     return np.asarray(values, dtype=float).ravel()
+
+
+def _differences(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.round(x - y, DECIMALS)
+
+
+def _not_finite(name: str, *arrays) -> TestResult | None:
+    bad = sum(int((~np.isfinite(a)).sum()) for a in arrays)
+    return missing(name, f"{bad} score(s) NaN or infinite: no test") if bad else None
 
 
 def _identical(d: np.ndarray) -> bool:
@@ -35,7 +49,10 @@ def _ci(res, confidence: float) -> tuple[float, float]:
 def paired_t(a, b, confidence: float = 0.95) -> TestResult:
     """Student's paired t-test (`scipy.stats.ttest_rel`) with its CI for the mean difference."""
     x, y = _arr(a), _arr(b)
-    d, name = x - y, "paired-t"
+    name = "paired-t"
+    if bad := _not_finite(name, x, y):
+        return bad
+    d = _differences(x, y)
     if len(d) < 2:
         return missing(name, f"{len(d)} paired seed(s): a test needs at least 2", float(d.mean()) if len(d) else math.nan, len(d))
     if _identical(d):
@@ -49,17 +66,24 @@ def paired_t(a, b, confidence: float = 0.95) -> TestResult:
 
 
 def wilcoxon(a, b) -> TestResult:
-    """Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, exact for small n without ties; zeros dropped)."""
+    """Wilcoxon signed-rank test (`scipy.stats.wilcoxon` on the rounded differences; zeros dropped, so `n` is
+    the seeds that differ)."""
     x, y = _arr(a), _arr(b)
-    d, name = x - y, "wilcoxon"
+    name = "wilcoxon"
+    if bad := _not_finite(name, x, y):
+        return bad
+    d = _differences(x, y)
     if len(d) < 2:
         return missing(name, f"{len(d)} paired seed(s): a test needs at least 2", float(d.mean()) if len(d) else math.nan, len(d))
     if _identical(d):
-        return TestResult(name, 0.0, 1.0, statistic=0.0, n=len(d), note="identical scores on every seed")
-    res = stats.wilcoxon(x, y)
-    zeros = int(np.sum(np.abs(d) <= ZERO))
+        return TestResult(name, 0.0, 1.0, statistic=0.0, n=0, note="identical scores on every seed")
+    zeros = int(np.sum(d == 0))
+    if len(d) - zeros < 2:
+        return missing(name, f"only {len(d) - zeros} seed(s) differ: no test", float(d.mean()), len(d) - zeros)
+    res = stats.wilcoxon(d)
     note = f"{zeros} tied seed(s) dropped" if zeros else ""
-    return TestResult(name, float(d.mean()), float(res.pvalue), statistic=float(res.statistic), n=len(d), note=note)
+    return TestResult(name, float(d.mean()), float(res.pvalue), statistic=float(res.statistic), n=len(d) - zeros,
+                      note=note)
 
 
 def sign_flip(a, b, n_resamples: int = 9999, seed: int = 0) -> TestResult:
@@ -69,26 +93,33 @@ def sign_flip(a, b, n_resamples: int = 9999, seed: int = 0) -> TestResult:
     patterns) when 2**n <= n_resamples, Monte Carlo otherwise.
     """
     x, y = _arr(a), _arr(b)
-    d, name = x - y, "sign-flip"
+    name = "sign-flip"
+    if bad := _not_finite(name, x, y):
+        return bad
+    d = _differences(x, y)
     if len(d) < 2:
         return missing(name, f"{len(d)} paired seed(s): a test needs at least 2", float(d.mean()) if len(d) else math.nan, len(d))
     if _identical(d):
-        return TestResult(name, 0.0, 1.0, statistic=0.0, n=len(d), note="identical scores on every seed")
-    res = stats.permutation_test((x, y), _mean_diff, permutation_type="samples", vectorized=True,
+        return TestResult(name, 0.0, 1.0, statistic=0.0, n=0, note="identical scores on every seed")
+    res = stats.permutation_test((d,), _mean, permutation_type="samples", vectorized=True,
                                  n_resamples=n_resamples, alternative="two-sided", rng=np.random.default_rng(seed))
+    zeros = int(np.sum(d == 0))
     exact = 2 ** len(d) <= n_resamples
-    return TestResult(name, float(d.mean()), float(res.pvalue), statistic=float(res.statistic), n=len(d),
-                      note="" if exact else f"Monte Carlo, {n_resamples} sign patterns")
+    notes = [f"{zeros} tied seed(s) carry no sign"] * bool(zeros) + [f"Monte Carlo, {n_resamples} sign patterns"] * (not exact)
+    return TestResult(name, float(d.mean()), float(res.pvalue), statistic=float(res.statistic), n=len(d) - zeros,
+                      note="; ".join(notes))
 
 
-def _mean_diff(x, y, axis=-1):
-    return np.mean(x - y, axis=axis)
+def _mean(d, axis=-1):
+    return np.mean(d, axis=axis)
 
 
 def welch(a, b, confidence: float = 0.95) -> TestResult:
     """Welch's unpaired t-test (`scipy.stats.ttest_ind(equal_var=False)`): for arms not paired by seed."""
     x, y = _arr(a), _arr(b)
     name = "welch"
+    if bad := _not_finite(name, x, y):
+        return bad
     est = float(x.mean() - y.mean()) if len(x) and len(y) else math.nan
     if len(x) < 2 or len(y) < 2:
         return missing(name, f"{len(x)} and {len(y)} seed(s): Welch needs at least 2 per arm", est, len(x) + len(y))
@@ -108,7 +139,7 @@ TESTS = (*PAIRED, "welch")
 
 
 def min_attainable_p(test: str, n: int) -> float:
-    """The smallest two-sided p-value a discrete test can give with n pairs (0 for the t-tests)."""
+    """The smallest two-sided p-value a discrete test can give with n pairs that differ (0 for the t-tests)."""
     return 2.0 / 2 ** n if test in ("wilcoxon", "sign-flip") and n > 0 else 0.0
 
 

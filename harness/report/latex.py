@@ -1,0 +1,163 @@
+"""LaTeX for papers: a compact main table and the long tables as an appendix, both sized for a two-column
+ACL/ARR page (`table*`, booktabs).
+
+- paper mode (`--paper`): one table, arms as rows and languages as columns (as XTREME and the SALT paper
+  print them); each cell the mean accuracy with superscript marks from the row's comparison with its
+  reference; bold only for a column's best when that comparison is significant; one caption holds the
+  legend.
+- appendix mode (default): one `table*` per comparison with every number (Δ and its interval, p, adjusted
+  p, ε_min), each with a short caption; the legend is stated once, before them. (Accuracy against the
+  number of examples, with intervals, is in the Markdown, the CSV and the plots: the main table holds
+  every (arm, N) row.)
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from harness.report.collect import AVG_TARGETS, SAMPLES_KEY
+from harness.report.families import MIN_MARK_SEEDS
+from harness.report.analysis import LABELS
+from harness.report.tables import _cells, _drop_empty_note, _finite, _header, findings, legend, pct
+from salt.arms import ARMS
+from salt.config import display_value
+
+if TYPE_CHECKING:
+    from harness.report.build import Report
+
+_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_SYMBOLS = {"±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$",
+            "ε_min": r"$\varepsilon_{\min}$", "ε": r"$\varepsilon$", "α": r"$\alpha$", "τ": r"$\tau$", "≻": r"$\succ$",
+            "−": r"$-$", "—": "---", "<": r"$<$", "≥": r"$\geq$"}
+_MINUS = re.compile(r"(?<![\w.])-(?=\d)")  # a minus sign before a number, not a hyphen in a word
+
+
+def escape(text: str) -> str:
+    text = "".join(_ESCAPES.get(ch, ch) for ch in str(text))
+    text = text.replace(r"ε\_min", "ε_min")
+    for sym, tex in _SYMBOLS.items():
+        text = text.replace(sym, tex)
+    return _MINUS.sub("$-$", text)
+
+
+def _tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
+    out = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    out += [" & ".join(r) + r" \\" for r in rows]
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return out
+
+
+def paper_label(arm: str, settings: tuple) -> tuple[str, str]:
+    """Readable row labels from the arm registry: (`SALT`, `800`), other settings in brackets after the name."""
+    name = ARMS[arm].label if arm in ARMS else arm
+    n = next((display_value(k, v) for k, v in settings if k == SAMPLES_KEY), "")
+    rest = [f"{k.rsplit('.', 1)[-1].replace('_', ' ')}={display_value(k, v)}" for k, v in settings if k != SAMPLES_KEY]
+    return (f"{name} ({', '.join(rest)})" if rest else name), n
+
+
+def _readable(report: Report, arm: str, setting: str) -> str:
+    name, n = paper_label(arm, report.settings.get((arm, setting), ()))
+    return f"{name} (N={n})" if n else name
+
+
+def _reference_tables(report: Report) -> dict[tuple[str, str], object]:
+    """Each row's comparison with its reference (the step-matched one where the study has it)."""
+    out = {}
+    for t in report.tables:
+        b = ARMS.get(t.comparison.b)
+        if b is None or not b.reference:
+            continue
+        key = (t.comparison.a, t.comparison.setting_a)
+        if key not in out or (b.step_matched and not ARMS[out[key].comparison.b].step_matched):
+            out[key] = t
+    return out
+
+
+def render_paper(report: Report) -> str:
+    """The main table: every (arm, setting) a row, languages as columns, marks from each row's comparison with
+    its reference (`*`: significant after the family's correction; ASO and the rest are in the appendix)."""
+    from harness.report.comparisons import settings as arm_settings
+
+    tables = _reference_tables(report)
+    languages = [r for r in report.rows if r != "avg"]
+    headers = [r if r != AVG_TARGETS else "Avg." for r in languages]
+    with_n = report.curves is not None
+    rows = []
+    for arm, labels in arm_settings(report.scores).items():
+        for setting in labels:
+            table = tables.get((arm, setting))
+            cells = []
+            for lang in languages:
+                part = report.scores[(report.scores["arm"] == arm) & (report.scores["setting"] == setting)
+                                     & (report.scores["lang"] == lang)]
+                mean = float(part["score"].mean()) if len(part) else float("nan")
+                mark = ""
+                if table is not None:
+                    row = table.rows[table.rows["row"] == lang]
+                    mark = row["mark"].iloc[0] if len(row) else ""
+                cells.append((mean, "*" if "*" in mark else ""))
+            rows.append((paper_label(arm, report.settings.get((arm, setting), ())), cells))
+    best = {}  # column -> row index of a significant best
+    for j in range(len(languages)):
+        scored = [(cells[j][0], i) for i, (_, cells) in enumerate(rows) if _finite(cells[j][0])]
+        if scored:
+            _, i = max(scored)
+            if rows[i][1][j][1]:
+                best[j] = i
+    body = []
+    for i, ((label, n), cells) in enumerate(rows):
+        out = [escape(label)] + ([escape(n)] if with_n else [])
+        for j, (mean, mark) in enumerate(cells):
+            text = pct(mean).replace("—", "---")
+            out.append((rf"\textbf{{{text}}}" if best.get(j) == i else text) + (r"$^{*}$" if mark else ""))
+        body.append(out)
+    o = report.options
+    references = sorted({t.comparison.b for t in tables.values()})
+    cap = (f"Zero-shot accuracy (\\%, {o.split} split), mean over {len(report.seeds)} seeds; "
+           f"{escape(report.source or report.rows[0])} is the source language, Avg.\\ the mean over the targets"
+           + (", N the augmented examples per target language" if with_n else "") + ". "
+           f"$^{{*}}$: better or worse than {escape(' or '.join(references) or 'the reference')} (the step-matched "
+           f"baseline where the study has one), {escape(LABELS[o.test])}, {escape(o.correction)}-adjusted "
+           f"$p<{o.alpha:g}$ within each reference's family of target languages (averages apart). "
+           f"Bold: a column's best, where significant. Marks need {MIN_MARK_SEEDS} seeds per arm. Differences with "
+           "their intervals, every test and ASO: the appendix tables.")
+    if report.seeds and len(report.seeds) < MIN_MARK_SEEDS:
+        cap += f" With {len(report.seeds)} seeds no marks are printed."
+    header = ["Model", *(["N"] if with_n else []), *map(escape, headers)]
+    out = [f"% Study {escape(report.study)} (revision {report.revision}): main table; generated by "
+           "salt-harness report --paper. Needs \\usepackage{booktabs}.",
+           r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{2pt}",
+           # a fixed label column: a long arm name wraps instead of pushing 16 language columns off the page
+           *_tabular(header, body, "p{1.85cm}" + ("r" if with_n else "") + "r" * len(headers)),
+           rf"\caption{{{cap}}}", rf"\label{{tab:{_slug(report.study)}-main}}", r"\end{table*}", ""]
+    return "\n".join(out)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def render_appendix(report: Report) -> str:
+    """Every comparison in full, one `table*` each with a short caption; the legend once, before them."""
+    o = report.options
+    out = [f"% Study {escape(report.study)} (revision {report.revision}), {o.split} split: every comparison; "
+           "generated by salt-harness report. Needs \\usepackage{booktabs}.",
+           r"\paragraph{How to read the comparison tables.} " + escape(" ".join(legend(report))), ""]
+    for table in report.tables:
+        header, rows = _drop_empty_note(_header(table), [[escape(c) for c in r] for r in _cells(table)])
+        notes = []
+        if len(header) == 9:  # notes would make the table too wide: they go under it
+            notes = [(r[0], r[-1]) for r in rows if r[-1]]
+            header, rows = header[:-1], [r[:-1] for r in rows]
+        c = table.comparison
+        header[1:3] = [_readable(report, c.a, c.setting_a), _readable(report, c.b, c.setting_b)]
+        short = escape(f"{c.label}. " + " ".join(findings(table)))
+        out += [r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
+                # the arms' columns wrap their (long) names; the numbers fit
+                *_tabular([escape(h) for h in header], rows, "lp{1.9cm}p{1.9cm}" + "r" * 4 + "l"),
+                rf"\caption{{{short}}}"]
+        if notes:
+            out += [r"\par\smallskip\footnotesize"] + [rf"{n}: {t}\\" for n, t in notes]
+        out += [r"\end{table*}", ""]
+    return "\n".join(out)
