@@ -92,8 +92,11 @@ def test_interrupt_then_resume_runs_only_the_missing_cells(study_file):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "SALT_PROGRESS_EVERY": "0"}
     slower = {**yaml.safe_load(study_file.read_text()), "train": {**STUDY["train"], "epochs": 3}}
     study_file.write_text(yaml.safe_dump(slower))  # cells long enough to be caught mid-training on a busy machine
+    # A shell without job control starts background commands with SIGINT ignored, and Python then never turns
+    # it into KeyboardInterrupt: restore the default, as an interactive terminal has it.
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(study_file)], stderr=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     done = 0
     for line in proc.stderr:  # two cells have finished and a third is training: Ctrl-C
         done += " done in " in line

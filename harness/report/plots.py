@@ -44,7 +44,7 @@ def _draw_curves(ax, curves: pd.DataFrame, row: str) -> None:
         color = _color(b.arm, i)
         ax.axhline(100 * b.mean, color=color, lw=1.2, ls="--", label=f"{b.arm} (n={b.n})")
         if _finite(b.low) and _finite(b.high):
-            ax.axhspan(100 * b.low, 100 * b.high, color=color, alpha=0.12, lw=0)
+            ax.axhspan(100 * b.low, 100 * b.high, color=color, alpha=0.12, lw=0, label=f"{b.arm} 95% CI")
     lines = sub[~reference]
     for i, ((arm, series), pts) in enumerate(lines.groupby(["arm", "series"], sort=False)):
         pts = pts.sort_values("x")
@@ -55,7 +55,7 @@ def _draw_curves(ax, curves: pd.DataFrame, row: str) -> None:
         ok = pts["low"].map(_finite) & pts["high"].map(_finite)
         if ok.any():
             ax.fill_between([x for x, k in zip(xs, ok) if k], 100 * pts.loc[ok, "low"], 100 * pts.loc[ok, "high"],
-                            color=color, alpha=0.18, lw=0)
+                            color=color, alpha=0.18, lw=0, label=f"{label} 95% CI")
     ax.set_xscale("symlog", linthresh=10)  # sample counts span orders of magnitude, and may be 0
     ax.set_title(row_name(row, "target"))
     ax.grid(alpha=0.3)
