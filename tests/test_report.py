@@ -295,8 +295,8 @@ def test_augmented_arms_are_compared_with_the_step_matched_baseline(tmp_path):
     from harness.report.tables import findings, render_markdown
 
     assert "Updates (mean optimizer steps): salt 150, equal-steps 150 (step-matched)." in findings(report.tables[0])
-    assert "equal-steps 150, baseline 100: not step-matched, so the difference mixes equal-steps's data with 50 more " \
-           "updates." in " ".join(findings(report.tables[4]))
+    assert "equal-steps 150, baseline 100: not step-matched (equal-steps took 50 more), so the difference is not " \
+           "the data's alone." in " ".join(findings(report.tables[4]))
     (tmp_path / "p").mkdir()
     spec2, uri2, _ = write_store(_study_file(tmp_path / "p", "plain", seeds=3))
     first = report_of(spec2, uri2).tables[0]

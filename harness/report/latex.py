@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from harness.report.collect import AVG_TARGETS, SAMPLES_KEY
 from harness.report.families import MIN_MARK_SEEDS
 from harness.report.analysis import LABELS
-from harness.report.tables import _cells, _drop_empty_note, _finite, _header, findings, legend, pct
+from harness.report.tables import (CORRECTION_NAMES, _cells, _drop_empty_note, _finite, _header, findings, legend,
+                                   pct)
 from salt.arms import ARMS
 from salt.config import display_value
 
@@ -42,8 +43,9 @@ def escape(text: str) -> str:
 
 
 def _tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
-    out = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
-    out += [" & ".join(r) + r" \\" for r in rows]
+    # \tabularnewline, not \\: a ragged-right paragraph column redefines \\ (and needs no array package)
+    out = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \tabularnewline", r"\midrule"]
+    out += [" & ".join(r) + r" \tabularnewline" for r in rows]
     out += [r"\bottomrule", r"\end{tabular}"]
     return out
 
@@ -107,7 +109,7 @@ def render_paper(report: Report) -> str:
                 best[j] = i
     body = []
     for i, ((label, n), cells) in enumerate(rows):
-        out = [escape(label)] + ([escape(n)] if with_n else [])
+        out = [r"\raggedright " + escape(label)] + ([escape(n)] if with_n else [])  # wraps between words only
         for j, (mean, mark) in enumerate(cells):
             text = pct(mean).replace("—", "---")
             out.append((rf"\textbf{{{text}}}" if best.get(j) == i else text) + (r"$^{*}$" if mark else ""))
@@ -118,7 +120,7 @@ def render_paper(report: Report) -> str:
            f"{escape(report.source or report.rows[0])} is the source language, Avg.\\ the mean over the targets"
            + (", N the augmented examples per target language" if with_n else "") + ". "
            f"$^{{*}}$: better or worse than {escape(' or '.join(references) or 'the reference')} (the step-matched "
-           f"baseline where the study has one), {escape(LABELS[o.test])}, {escape(o.correction)}-adjusted "
+           f"baseline where the study has one), {escape(LABELS[o.test])}, {CORRECTION_NAMES[o.correction]}-adjusted "
            f"$p<{o.alpha:g}$ within each reference's family of target languages (averages apart). "
            f"Bold: a column's best, where significant. Marks need {MIN_MARK_SEEDS} seeds per arm. Differences with "
            "their intervals, every test and ASO: the appendix tables.")
@@ -129,7 +131,8 @@ def render_paper(report: Report) -> str:
            "salt-harness report --paper. Needs \\usepackage{booktabs}.",
            r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{2pt}",
            # a fixed label column: a long arm name wraps instead of pushing 16 language columns off the page
-           *_tabular(header, body, "p{1.85cm}" + ("r" if with_n else "") + "r" * len(headers)),
+           *_tabular(header, body, f"p{{{1.85 if len(headers) > 8 else 3.2}cm}}" + ("r" if with_n else "")
+                     + "r" * len(headers)),
            rf"\caption{{{cap}}}", rf"\label{{tab:{_slug(report.study)}-main}}", r"\end{table*}", ""]
     return "\n".join(out)
 

@@ -88,8 +88,8 @@ def findings(table: ComparisonTable) -> list[str]:
     if table.step_matched is not None:
         out.append(f"Updates (mean optimizer steps): {c.a} {a:,.0f}, {c.b} {b:,.0f}"
                    + (" (step-matched)." if table.step_matched else
-                      f": not step-matched, so the difference mixes {c.a}'s data with {abs(a - b):,.0f} "
-                      f"{'more' if a > b else 'fewer'} updates."))
+                      f": not step-matched ({c.a} took {abs(a - b):,.0f} {'more' if a > b else 'fewer'}), so the "
+                      "difference is not the data's alone."))
     if table.degenerate:
         out.append("Degenerate cells (augmented examples selected of those asked for): "
                    + "; ".join(table.degenerate) + ".")
