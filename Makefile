@@ -1,12 +1,14 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# python3.11 where it runs (the local torch 2.13.0 CPU wheel is built for it), else python3 (3.11-3.13).
+PYTHON ?= $(shell for p in python3.11 python3; do $$p -c 'import sys' 2>/dev/null && echo $$p && break; done)
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $(STAMP)

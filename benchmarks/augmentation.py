@@ -2,7 +2,7 @@
 
 Visible mode reads every position from one forward pass per sentence, so it should cost little more
 than a bare batched MLM forward over the same sentences; what it adds (the restricted top-k per
-language, scattering results back per sentence) is overhead we can remove. Masked mode runs one row
+language, writing results into the flat arrays) is overhead we can remove. Masked mode runs one row
 per eligible position: we report how many rows that is and what it costs relative to visible mode.
 
 `propose` is called directly, so the on-disk proposal cache of `augment` is never involved.
@@ -91,7 +91,7 @@ def breakdown(fn, model) -> dict[str, float]:
         return code.co_filename, code.co_firstlineno, code.co_name
 
     top_level = {"encoder": type(model.base_model).forward, "mlm_head": type(P.mlm_head(model)).forward,
-                 "lang_topk": P._lang_topk, "scatter": P._scatter, "rows": P._rows, "pad": pad,
+                 "lang_topk": P._lang_topk, "rows": P._rows, "pad": pad,
                  "eligible": P.TokenTable.eligible}
     prof = cProfile.Profile()
     prof.runcall(fn)
@@ -116,7 +116,7 @@ def run(opts: dict) -> list[Figure]:
     rows = visible().forward_rows
     parts = breakdown(visible, s["model"])
     share = {k: 100 * v / parts["total"] for k, v in parts.items()}
-    rest = 100 - sum(share[k] for k in ("encoder", "mlm_head", "lang_topk", "scatter"))
+    rest = 100 - sum(share[k] for k in ("encoder", "mlm_head", "lang_topk"))
     langs = ", ".join(s["vocabs"])
     common = {"sentences": n, "mean_tokens": round(mean_len, 1), "batch_size": s["cfg"].augment.batch_size,
               "top_k": s["cfg"].augment.top_k, "languages": langs, "torch_threads": THREADS, "repeats": repeats}
@@ -132,8 +132,7 @@ def run(opts: dict) -> list[Figure]:
              f"logits under no_grad on the same padded batches; torch threads {THREADS}, interleaved, medians. "
              f"Where one profiled call of `propose` goes (cProfile): encoder {share['encoder']:.0f}%, MLM head "
              f"on eligible positions {share['mlm_head']:.0f}%, restricted top-k per language (`_lang_topk`) "
-             f"{share['lang_topk']:.0f}% (softmax+topk itself {share['topk_softmax']:.0f}%), `_scatter` "
-             f"{share['scatter']:.0f}%, the rest {rest:.0f}%.")]
+             f"{share['lang_topk']:.0f}% (softmax+topk itself {share['topk_softmax']:.0f}%), the rest {rest:.0f}%.")]
 
     sub = min(n_masked, n)
     tm = interleaved({"masked": proposer(s, "masked", sub), "visible": proposer(s, "visible", sub)},

@@ -28,15 +28,17 @@ def run_demo(tmp: Path, label: str, cache: Path, smoke: bool, workers: int = 2, 
     path = tmp / f"{label}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     cmd = [sys.executable, "-m", "harness.cli", "run", str(path), "--workers", str(workers)] + (["--smoke"] * smoke)
-    smoke_dir = tmp / f"smoke-{label}"  # --smoke keeps its records there, under the study's name
+    smoke_dir = tmp / f"smoke-{label}"  # --smoke keeps its records there
     env = {**os.environ, "SALT_CACHE": str(cache), "SALT_SMOKE_DIR": str(smoke_dir), "SALT_PROGRESS_EVERY": "60"}
     res = measure(cmd, env=env, cwd=str(ROOT), log=tmp / f"{label}.log")
     if res["returncode"]:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res['returncode']}); log:\n{(tmp / f'{label}.log').read_text()[-3000:]}")
     from harness.tracking.readback import Reader
 
-    store, name = (smoke_dir / raw["name"], raw["name"] + "-smoke") if smoke else (tmp / f"mlruns-{label}", raw["name"])
-    runs = Reader(f"sqlite:///{store / 'mlflow.db'}").trial_runs(name)
+    # a --smoke store sits under SALT_SMOKE_DIR in a folder keyed by the smoke study's revision: the one there
+    db = next(smoke_dir.rglob("mlflow.db")) if smoke else tmp / f"mlruns-{label}" / "mlflow.db"
+    name = raw["name"] + "-smoke" if smoke else raw["name"]
+    runs = Reader(f"sqlite:///{db}").trial_runs(name)
     trial = [(r.end_time - r.start_time).total_seconds() for r in runs]
     arms = [r.cell.arm for r in runs]
     per_arm = {arm: round(statistics.median(t for a, t in zip(arms, trial) if a == arm), 1) for arm in sorted(set(arms))}

@@ -12,7 +12,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from harness.liveness import Owner
-from harness.progress import ProgressLine
+from harness.progress import ProgressLine, study_line
 from harness.records import Cell
 from harness.study import StudySpec
 from harness.tracking.runs import StudyTracker
@@ -86,8 +86,10 @@ class Objective:
     """Config -> MLflow child run -> salt.run -> metrics; a recorded run of the same cell is reused;
     failures end the run FAILED (or KILLED on Ctrl-C) with the error."""
 
-    def __init__(self, spec: StudySpec, tracker: StudyTracker, parent: str, worker: int, progress: bool):
+    def __init__(self, spec: StudySpec, tracker: StudyTracker, parent: str, worker: int, progress: bool,
+                 workers: int = 1):
         self.spec, self.tracker, self.parent, self.worker, self.progress = spec, tracker, parent, worker, progress
+        self.workers = workers  # several workers share a terminal: lines, never a line redrawn in place
 
     def __call__(self, trial: optuna.Trial) -> float:
         from salt.run import describe_shortfalls, run
@@ -115,7 +117,9 @@ class Objective:
             tags[CONTAMINATED] = "true"
         run_id = tracker.start_trial(self.parent, cell.label, cell.run_params(cfg), tags, revision=spec.revision)
         trial.set_user_attr("mlflow_run_id", run_id)
-        line = ProgressLine(self.worker, trial.number, cell.label, enabled=self.progress)
+        if self.progress:
+            study_line(trial.study, spec, self.worker)
+        line = ProgressLine(self.worker, trial.number, cell.label, enabled=self.progress, redraw=self.workers == 1)
         try:
             result = run(cfg, callbacks=[line])
             value = result.metrics.get(objective)
@@ -123,9 +127,13 @@ class Objective:
                 raise KeyError(f"objective {objective!r} is not among the run's metrics "
                                f"({', '.join(sorted(result.metrics))})")
             tracker.log_result(run_id, result, render=renderer(cfg))
-        except KeyboardInterrupt:
-            tracker.fail_trial(run_id, "interrupted (KeyboardInterrupt)", status="KILLED")
-            line.close("interrupted")
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (harness.signals): Optuna ends the trial FAIL
+            if spec.sampler.type == "grid":
+                cell.enqueue(trial.study)  # while this trial is RUNNING, so no other process queues it too
+            reason = f"interrupted ({stop or 'KeyboardInterrupt'}); the cell was queued again"
+            tracker.fail_trial(run_id, reason, status="KILLED")
+            trial.set_user_attr("fail_reason", reason)
+            line.close(reason)
             raise
         except Exception as err:  # any failure ends this trial as FAILED; optimize() goes on
             line.close(f"FAILED: {type(err).__name__}: {err}")

@@ -1,19 +1,46 @@
-"""A live line per worker: trial, arm, cell, step and ETA; one line per update when not on a terminal."""
+"""Progress: a study line when a cell starts (cells done, running, ETA) and a line per worker (trial, cell,
+step, ETA), prefixed `[wN]`. One worker on a terminal redraws its line in place; several workers, or a log
+file, get one line per update, so workers never overwrite each other.
+"""
 from __future__ import annotations
 
 import os
 import sys
 import time
+from datetime import datetime, timezone
+
+from optuna.trial import TrialState
 
 from salt.train import Callback
 
 
+def study_line(study, spec, worker: int) -> None:
+    """`[study] cell 7/15 on w1: 5 complete, 2 running, ETA 3 min`, from the revision's Optuna trials: ETA is
+    the mean time of the cells trained so far times the cells left, shared by the cells running."""
+    trials = [t for t in study.get_trials(deepcopy=False) if "cell" in t.user_attrs]
+    complete = {t.user_attrs["cell"] for t in trials if t.state == TrialState.COMPLETE}
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    total = len(spec.cells()) if spec.sampler.type == "grid" else spec.sampler.n_trials
+    trained = [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials
+               if t.state == TrialState.COMPLETE and "reused_run" not in t.user_attrs and t.datetime_start]
+    left = max(total - len(complete), 0)
+    eta = f", ETA {_duration(sum(trained) / len(trained) * left / max(running, 1))}" if trained else ""
+    sys.stderr.write(f"[study] cell {min(len(complete) + running, total)}/{total} on w{worker}: {len(complete)} "
+                     f"complete, {running} running{eta} ({datetime.now(timezone.utc):%H:%M:%S} UTC)\n")
+    sys.stderr.flush()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
 class ProgressLine(Callback):
-    def __init__(self, worker: int, trial: int, label: str, enabled: bool = True, every: float | None = None):
+    def __init__(self, worker: int, trial: int, label: str, enabled: bool = True, every: float | None = None,
+                 redraw: bool = True):
         self.prefix = f"[w{worker}] trial {trial} {label}"
         # seconds between lines in a log file (not a terminal); SALT_PROGRESS_EVERY=0 prints every update
         self.enabled, self.every = enabled, float(os.environ.get("SALT_PROGRESS_EVERY", 10) if every is None else every)
-        self.tty = sys.stderr.isatty()
+        self.tty = redraw and sys.stderr.isatty()  # redraw in place: one worker on a terminal
         self.start = time.perf_counter()
         self.total, self.step, self.last = 0, 0, 0.0
         self._emit("preparing (data, augmentation)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from salt.arms import get_arm
-from salt.config import RunConfig, build_config, check_rules, display_value, identity
+from salt.config import RunConfig, build_config, check_rules, config_fields, display_value, identity
 
 CELL_TAG = "salt.cell"  # the cell id: what reuse and resume search for
 RECORD_TAG = "salt.record"  # the cell as canonical JSON: what `Cell.from_tags` reads back
@@ -53,9 +53,9 @@ class Cell:
 
     @property
     def label(self) -> str:
-        """What people read (run names, progress lines): `salt samples_per_lang=800 s0`."""
-        setting = self.setting_label
-        return f"{self.arm} {setting} s{self.seed}" if setting != NO_SETTING else f"{self.arm} s{self.seed}"
+        """What people read (run names, progress lines), short enough for MLflow's run table: `salt N=800 s0`."""
+        setting = short_label(self.settings)
+        return f"{self.arm} {setting} s{self.seed}" if setting else f"{self.arm} s{self.seed}"
 
     def value(self, key: str, default: Any = None) -> Any:
         return dict(self.settings).get(key, default)
@@ -64,6 +64,11 @@ class Cell:
     def params(self) -> dict[str, Any]:
         """Optuna params (what optuna-dashboard plots): the arm, each setting, the seed."""
         return {"arm": self.arm, **dict(self.settings), "seed": self.seed}
+
+    def enqueue(self, study) -> None:
+        """Queue the cell as a new WAITING trial of `study` (an optuna.Study) with its params; a worker pops it."""
+        study.enqueue_trial(self.params(), user_attrs={"cell": self.id, "arm": self.arm, "seed": self.seed},
+                            skip_if_exists=False)
 
     # ---- MLflow
     def to_json(self) -> str:
@@ -102,6 +107,16 @@ def setting_label(settings: Iterable[tuple[str, Any]]) -> str:
     last = [k.rsplit(".", 1)[-1] for k, _ in settings]
     names = [k if last.count(short) > 1 else short for (k, _), short in zip(settings, last)]
     return ",".join(f"{n}={display_value(k, v)}" for n, (k, v) in zip(names, settings))
+
+
+def short_label(settings: Iterable[tuple[str, Any]]) -> str:
+    """`N=800 threshold=0.3`: each key by its registered short name, else its last part (the full key where
+    two would read the same)."""
+    settings = list(settings)
+    known = config_fields()
+    names = [(known[k].meta.get("short") if k in known else None) or k.rsplit(".", 1)[-1] for k, _ in settings]
+    names = [k if names.count(n) > 1 else n for (k, _), n in zip(settings, names)]
+    return " ".join(f"{n}={display_value(k, v)}".replace(" ", "") for n, (k, v) in zip(names, settings))
 
 
 def resolve(base: RunConfig, arm: str, settings: Iterable[tuple[str, Any]], seed: int) -> RunConfig:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing as mp
+import os
+import signal
 import sys
 import time
 import warnings
@@ -21,13 +23,15 @@ from optuna.trial import TrialState
 
 from harness import sidelog
 from harness.liveness import Owner
-from harness.logs import levels
+from harness.logs import levels, quiet
 from harness.objective import Objective
 from harness.records import Cell
-from harness.storage import (Locations, StoreError, create_revision, load_revision, locate, open_storage, revisions,
-                             storage_lock, store_cause)
+from harness.signals import stop_on_signals
+from harness.storage import (STORE_FIX, Locations, StoreError, create_revision, load_revision, locate, open_storage,
+                             revisions, storage_lock, store_cause, store_failure)
 from harness.study import StudySpec, describe_changes
 from harness.summary import cell_trials, summarize
+from harness.text import count
 from harness.tracking.runs import StudyTracker
 from harness.tracking.store import prepare_store
 
@@ -53,7 +57,39 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
         study, spec = load_revision(spec.name, loc, revision)
     experiment_id = prepare_store(loc.tracking_uri, spec.name, str(loc.root / "artifacts") if loc.local_store else None)
     tracker = StudyTracker(loc.tracking_uri, experiment_id)
+    from salt.run import AVG_TARGETS
+
+    headline = [spec.sampler.objective, f"test_{AVG_TARGETS}"]
+    tracker.describe_experiment(spec.description)
+    tracker.save_view(list(spec.axes), list(dict.fromkeys(headline)), group_axes=spec.sampler.type == "grid")
     parent = tracker.parent_run(spec.name, spec.revision, spec.to_dict(), spec.path, spec.description)
+    if create:
+        tracker.claim_parent(parent)
+
+    try:
+        summary = _work_revision(spec, study, loc, tracker, parent, experiment_id, workers, progress, create, say)
+        tracker.log_summary(parent, spec.name, spec.revision, headline)
+    except BaseException as stop:  # noqa: BLE001 (re-raised): the parent run never stays RUNNING after a failure
+        end_parent_after(stop, study, tracker, spec.name, parent, lone_worker=not create)
+        err = None if isinstance(stop, (StoreError, KeyboardInterrupt)) else store_cause(stop)
+        if err is None:
+            raise
+        message = f"the study's records could not be written: {store_failure(err)}"  # e.g. the summary, disk full
+        sidelog.write(sidelog_path(loc, spec.name), message)
+        raise StoreError(f"{message}. {STORE_FIX}") from None
+    bad = {s: n for states in summary["by_arm"].values() for s, n in states.items() if s not in ("COMPLETE", "RUNNING")}
+    if summary["complete"] == summary["cells"]:
+        tracker.finish_parent(parent)
+    elif bad and not any("RUNNING" in states for states in summary["by_arm"].values()):
+        left = ", ".join(f"{count(n, 'cell')} {s.lower()}" for s, n in sorted(bad.items()))
+        tracker.finish_parent(parent, "FAILED", f"{summary['complete']}/{summary['cells']} cells complete ({left}): "
+                                                "run the study again to complete the rest")
+    return summary
+
+
+def _work_revision(spec: StudySpec, study: optuna.Study, loc: Locations, tracker: StudyTracker, parent: str,
+                   experiment_id: str, workers: int, progress: bool, create: bool, say: Callable[[str], None]) -> dict:
+    """Reconcile what the last run left, queue the missing cells, work them; the revision's summary."""
     side = sidelog_path(loc, spec.name)
     last = sidelog.read(side)
     if last:
@@ -75,27 +111,69 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
         work(*args, 0, progress)
     else:
         ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=work, args=(*args, i, progress), daemon=False) for i in range(workers)]
+        procs = [ctx.Process(target=work, args=(*args, i, progress, workers), daemon=False) for i in range(workers)]
         for p in procs:
             p.start()
         try:
             for p in procs:
                 p.join()
-        except KeyboardInterrupt:
-            for p in procs:
-                p.join(timeout=30)
+        except KeyboardInterrupt:  # this process was stopped (Ctrl-C, SIGTERM): so are its workers
+            stop_workers(procs)
             raise
         for i, p in enumerate(procs):
             if p.exitcode:
                 how = f"killed by signal {-p.exitcode}" if p.exitcode < 0 else f"exited with code {p.exitcode}"
                 ended[p.pid] = f"worker w{i} (pid {p.pid}) {how}" + (f": {sidelog.read(side)}" if p.exitcode > 0 else "")
+                say(ended[p.pid])
     # A local worker that died left its trial and run RUNNING: end them now, with the reason, not at the next run.
     recover_orphans(study, tracker, spec.name, lambda owner: ended.get(owner.pid, "the worker process died"))
     summary = summarize(spec, load_revision(spec.name, loc, spec.revision)[0])
     summary["wall_seconds"] = time.perf_counter() - start
-    if summary["complete"] == summary["cells"]:
-        tracker.finish_parent(parent)
     return summary
+
+
+def stop_workers(procs: list, grace: float = 60.0) -> None:
+    """SIGTERM each live worker (each ends its cell KILLED and queues it again), wait up to `grace` seconds
+    for all of them, then SIGKILL what is left (the caller reconciles those)."""
+    for p in procs:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGTERM)  # one that got the terminal's Ctrl-C already ignores it
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(timeout=max(deadline - time.monotonic(), 0))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=10)
+
+
+def _owner_alive(tracker: StudyTracker, parent: str, me: Owner) -> bool:
+    """Whether the `run` that owns the parent still works the study: between two of its cells it has no RUNNING
+    trial, so the trial states alone would let a stopped `worker` end the parent under it."""
+    owner = tracker.parent_owner(parent)
+    return owner.pid is not None and owner != me and owner.alive()
+
+
+def end_parent_after(stop: BaseException, study: optuna.Study, tracker: StudyTracker, study_name: str,
+                     parent: str, lone_worker: bool = False) -> None:
+    """After `run` failed or was stopped: end what this process left RUNNING (its trials FAIL, its runs KILLED,
+    with the reason) and the parent run KILLED (a stop) or FAILED, with the reason. A `worker` joining from
+    another shell or machine leaves the parent RUNNING while the `run` that owns it lives or other workers
+    still train cells (the last one to finish ends it). A store too broken to take these writes keeps the
+    original error, which the caller re-raises."""
+    stopped = isinstance(stop, KeyboardInterrupt)
+    reason = (f"interrupted ({stop or 'KeyboardInterrupt'})" if stopped
+              else f"{type(stop).__name__}: {str(stop).strip()[:2000]}")
+    me = Owner.current()
+    try:
+        recover_orphans(study, tracker, study_name, lambda owner: reason,
+                        dead=lambda owner, started=None: owner == me or not owner.alive(started))
+        if lone_worker and (_owner_alive(tracker, parent, me) or
+                            any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False))):
+            return
+        tracker.finish_parent(parent, "KILLED" if stopped else "FAILED", reason)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def sidelog_path(loc: Locations, study: str) -> Path:
@@ -114,8 +192,9 @@ def revision_note(spec: StudySpec, loc: Locations) -> str | None:
     cells = spec.cells()
     same = sum(c.id in old_ids for c in cells)
     where = spec.path or spec.name
-    counts = (f"{len(cells) - same} of its {len(cells)} cells are new and {same} are the same as in earlier revisions "
-              "(their finished runs are reused)" if spec.sampler.type == "grid" else "its TPE trials start afresh")
+    counts = (f"{len(cells) - same} of its {count(len(cells), 'cell')} {'is' if len(cells) - same == 1 else 'are'} "
+              f"new and {same} {'is' if same == 1 else 'are'} the same as in earlier revisions (their finished runs are "
+              "reused)" if spec.sampler.type == "grid" else "its TPE trials start afresh")
     return (f"study {spec.name!r} changed since revision {last.revision} ({last.created}): {'; '.join(changes)}. "
             f"This is revision {spec.revision}: {counts}. The runs of revision {last.revision} stay in the store "
             f"and are not shown as this revision's: see them with `salt-harness status {where} --revision "
@@ -123,17 +202,32 @@ def revision_note(spec: StudySpec, loc: Locations) -> str | None:
 
 
 def work(loc: Locations, study_name: str, revision: str, parent: str, experiment_id: str, worker: int,
-         progress: bool) -> None:
+         progress: bool, workers: int = 1) -> None:
     """One worker: pop cells until none is left (grid) or the trial budget is spent (TPE).
 
     The worker runs the study stored with the revision, not the file. Trials run through
     `study.optimize`, the only path on which Optuna keeps heartbeats (RDB storage), so a dead worker's
-    cell is re-queued by `RetryHeartbeatStaleTrialCallback`.
+    cell is re-queued by `RetryHeartbeatStaleTrialCallback`. A worker process stopped by SIGINT or SIGTERM
+    ends its cell (run KILLED, trial FAIL, the cell queued again for the other workers), then dies of the
+    signal, so `run` reports how it ended.
     """
+    if mp.parent_process() is None:
+        return _work(loc, study_name, revision, parent, experiment_id, worker, progress, workers)
+    try:
+        with quiet(), stop_on_signals():
+            _work(loc, study_name, revision, parent, experiment_id, worker, progress, workers)
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _work(loc: Locations, study_name: str, revision: str, parent: str, experiment_id: str, worker: int,
+          progress: bool, workers: int) -> None:
     study, spec = load_revision(study_name, loc, revision)
     if budget_spent(spec, study):
         return
-    objective = Objective(spec, StudyTracker(loc.tracking_uri, experiment_id), parent, worker, progress)
+    objective = Objective(spec, StudyTracker(loc.tracking_uri, experiment_id), parent, worker, progress, workers)
     # The collection after each trial frees a finished trial's model; freezing what imports made
     # (~0.5M objects: torch, transformers, mlflow) first cut it from 0.45 s to 0.01 s per trial.
     gc.collect()
@@ -149,10 +243,9 @@ def work(loc: Locations, study_name: str, revision: str, parent: str, experiment
         err = store_cause(failure)
         if err is None:
             raise
-        message = f"worker w{worker}: the study's records could not be written: {type(err).__name__}: {err}"
+        message = f"worker w{worker}: the study's records could not be written: {store_failure(err)}"
         sidelog.write(sidelog_path(loc, study_name), message)
-        message += (". Free space or make the store writable, then run again: finished cells are kept, and "
-                    "the cell that was running is queued again")
+        message += f". {STORE_FIX}"
         if mp.parent_process() is None:
             raise StoreError(message) from None
         print(f"salt-harness run: error: {message}", file=sys.stderr, flush=True)
@@ -162,18 +255,19 @@ def work(loc: Locations, study_name: str, revision: str, parent: str, experiment
 
 
 def recover_orphans(study: optuna.Study, tracker: StudyTracker, study_name: str,
-                    reason: Callable[[Owner], str]) -> int:
+                    reason: Callable[[Owner], str], dead: Callable[..., bool] | None = None) -> int:
     """Trials left RUNNING by a dead local process become FAIL, with the reason as a user attr (their
     cells are queued again by `enqueue_missing`); the study's runs left RUNNING by dead owners end KILLED
     with the reason."""
+    dead = dead or (lambda owner, started=None: not owner.alive(started))
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = Owner.from_strings(t.user_attrs)
-        if not owner.alive(t.datetime_start):
+        if dead(owner, t.datetime_start):
             study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason(owner))  # noqa: SLF001
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)  # noqa: SLF001 (no public API)
             n += 1
-    tracker.end_stale_runs(study_name, reason)
+    tracker.end_stale_runs(study_name, reason, is_alive=lambda owner: not dead(owner))
     return n
 
 
@@ -186,8 +280,7 @@ def enqueue_missing(spec: StudySpec, study: optuna.Study, loc: Locations) -> int
         trials = cell_trials(study)
         for cell in sorted(spec.cells(), key=expected_cost, reverse=True):
             if not any(t.state in busy for t in trials.get(cell.id, [])):
-                study.enqueue_trial(cell.params(), user_attrs={"cell": cell.id, "arm": cell.arm, "seed": cell.seed},
-                                    skip_if_exists=False)
+                cell.enqueue(study)
                 n += 1
     return n
 

@@ -28,6 +28,10 @@ ENQUEUE_LOCK = 0x5A18  # ... and enqueueing cells
 MAX_RETRY = 3
 
 
+STORE_FIX = ("Free space, make the store writable or start its server, then run again: finished cells are kept, "
+             "and a cell that was running is queued again")
+
+
 class StoreError(OSError):
     """The study's records could not be written or read: one paragraph, no framework traceback."""
 
@@ -54,6 +58,17 @@ def store_cause(err: BaseException) -> BaseException | None:
         seen.add(id(err))
         err = err.__cause__ or err.__context__
     return None
+
+
+def store_failure(err: BaseException) -> str:
+    """`Type: first line` of the innermost error behind a store failure: the outer ones name nothing (MLflow
+    wraps SQLite's "database or disk is full" as "(raised as a result of Query-invoked autoflush ...)")."""
+    seen: set[int] = set()
+    while (err.__cause__ or err.__context__) is not None and id(err) not in seen:
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 @dataclass(frozen=True)

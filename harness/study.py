@@ -20,8 +20,8 @@ import yaml
 
 from harness.records import MAX_RECORD, Cell, canonical, content_hash, make_cell, resolve
 from salt.arms import ARMS, DRAW_KEY, get_arm
-from salt.config import (SECTIONS, ConfigError, RunConfig, build_config, check_rules, check_value, config_field,
-                         config_fields, display_value, from_dict, identity, setting)
+from salt.config import (SECTIONS, ConfigError, PerLanguage, RunConfig, build_config, check_rules, check_value,
+                         config_field, config_fields, display_value, from_dict, identity, setting)
 from salt.data.tasks import TASKS, get_task
 
 DEFAULT_MAX_CELLS = 10_000  # a bigger grid is refused unless asked for (`--max-cells`): likely a typo in an axis
@@ -376,6 +376,10 @@ def _axes(value: Any, sampler: Sampler, path: Path) -> dict[str, Any]:
             raise StudyError(path, where, "a non-empty list of values"
                              + (" (or, for TPE, {low, high, log})" if sampler.type == "tpe" else ""))
         checked = [_checked(path, f, f"{where}[{i}]", v) for i, v in enumerate(values)]
+        if any(isinstance(v, PerLanguage) for v in checked):
+            raise StudyError(path, where, "a per-language mapping cannot be an axis value (Optuna params are numbers "
+                             "or names): set it in the augment section, or make augment.budget.total (with "
+                             "augment.budget.rule) the axis")
         if len(set(map(canonical, checked))) != len(checked):
             raise StudyError(path, where, "lists a value twice")
         axes[key] = [list(v) if isinstance(v, tuple) else v for v in checked]
@@ -391,7 +395,8 @@ def _checked(path: Path, f, where: str, value: Any) -> Any:
 
 def smoke_spec(spec: StudySpec) -> StudySpec:
     """`--smoke`: the same study structure (arms, axes, sampler) on the task's small synthetic stand-in,
-    one seed, at most 4 TPE trials, in a throwaway store keyed by the study's name."""
+    one seed, at most 4 TPE trials, in a throwaway store keyed by the smoke study's content (its revision):
+    two files that share a name never share a smoke store, and an edited file gets a fresh one."""
     import os
     import tempfile
 
@@ -403,8 +408,8 @@ def smoke_spec(spec: StudySpec) -> StudySpec:
     base = build_config(base, plan.settings)
     sampler = replace(spec.sampler, n_trials=min(spec.sampler.n_trials or 0, 4) or None)
     root = Path(os.environ.get("SALT_SMOKE_DIR") or Path(tempfile.gettempdir()) / "salt-smoke")
-    return replace(spec, name=f"{spec.name}-smoke", base=base, seeds=spec.seeds[:1], sampler=sampler,
-                   output=Output(dir=str(root / spec.name)))
+    smoke = replace(spec, name=f"{spec.name}-smoke", base=base, seeds=spec.seeds[:1], sampler=sampler)
+    return replace(smoke, output=Output(dir=str(root / f"{spec.name}-{smoke.revision}")))
 
 
 def preflight(spec: StudySpec) -> list[str]:

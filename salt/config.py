@@ -20,15 +20,16 @@ from typing import Any, Iterable, Literal, Mapping
 
 def setting(default: Any, help: str, *, ge: float | None = None, gt: float | None = None,
             le: float | None = None, none: str | None = None, affects_results: bool = True,
-            choices: str | None = None):
+            choices: str | None = None, short: str | None = None):
     """A config field with its constraints.
 
     `none`: the word a user writes for None (`all` = no cap). `affects_results=False` marks operational
     settings (threads, batch size of inference) that a cell's identity ignores. `choices`: the name of a
-    registry whose keys are the allowed values (`tasks`, `worlds`).
+    registry whose keys are the allowed values (`tasks`, `worlds`). `short`: its name in run names, where
+    MLflow's run table cuts long ones (`N` for samples_per_lang).
     """
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "none": none, "affects_results": affects_results,
-            "choices": choices}
+            "choices": choices, "short": short}
     return field(default=default, metadata=meta)
 
 
@@ -67,6 +68,35 @@ class VocabConfig:
     wordfreq_words: int = setting(50_000, "source wordfreq: the most frequent words taken per language", ge=1)
 
 
+class PerLanguage(tuple):
+    """Counts per target language (`{fr: 200, de: 800}`), held as sorted (language, count) pairs so a config
+    stays frozen and hashable; a count of None is `all`."""
+
+    @classmethod
+    def of(cls, pairs: Mapping[str, Any] | Iterable) -> PerLanguage:
+        items = pairs.items() if isinstance(pairs, Mapping) else pairs
+        return cls(sorted((str(k), v) for k, v in items))
+
+    def as_dict(self) -> dict[str, int | None]:
+        return dict(self)
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """One total of augmented examples shared among the target languages by a rule, instead of a count each.
+
+    The shares follow each language's pool (its code-switched candidates): uniform, proportional to the pool, or
+    proportional to pool**alpha (the temperature rule mBERT used for its languages, alpha 0.7). A language
+    whose share exceeds its pool gets its pool and the rest is shared among the others.
+    """
+
+    total: int | None = setting(None, "augmented examples over all target languages (null: samples_per_lang "
+                                      "decides)", ge=0)
+    rule: Literal["uniform", "proportional", "temperature"] = setting(
+        "uniform", "how the total is shared: equally, by pool size, or by pool size ** alpha")
+    alpha: float = setting(0.7, "temperature rule: shares by pool ** alpha (1: proportional, 0: uniform)", ge=0, le=1)
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Offline self-augmentation: the MLM head proposes target-language substitutes for source tokens."""
@@ -90,8 +120,10 @@ class AugmentConfig:
     substitution: Literal["mlm", "random", "random-frequency"] = setting(
         "mlm", "random: the random-substitution control, target tokens drawn uniformly; random-frequency: drawn "
                "by their frequency in the target text (a control closer to real text)")
-    samples_per_lang: int | None = setting(None, "augmented examples per target language (all = no cap)",
-                                           ge=0, none="all")
+    samples_per_lang: int | PerLanguage | None = setting(
+        None, "augmented examples per target language: one number, all (no cap), or {lang: count, ...}", ge=0,
+        none="all", short="N")
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     selection: Literal["confidence", "random"] = setting("confidence", "random: the random-sampling control")
     # The draws of augmentation (random selection, sampled copies, random substitutes) apart from the
     # training seed, so that selection luck and training noise can be told apart.
@@ -130,6 +162,14 @@ class TrainConfig:
     evals_per_epoch: int = setting(1, "model-selection evaluations per epoch", ge=1)
     equal_steps: bool = setting(
         False, "train as many updates as the augmented run would (source data resampled)")
+    # "intermediate": the augmented examples as an intermediate task (X-STILTs style), then the source task; the
+    # checkpoint is chosen in the last stage, so every reported model went through both.
+    schedule: Literal["mixed", "intermediate"] = setting(
+        "mixed", "mixed: source and augmented examples shuffled together; intermediate: first the augmented "
+                 "examples (their own epochs and learning rate), then the source task")
+    intermediate_epochs: float = setting(1.0, "schedule intermediate: passes over the augmented examples", gt=0)
+    intermediate_learning_rate: float | None = setting(
+        None, "schedule intermediate: peak learning rate of the first stage (null: learning_rate)", gt=0)
     max_train_examples: int | None = setting(None, "cap on source training examples (all = none)", ge=1,
                                              none="all")
     max_eval_examples: int | None = setting(None, "cap per language and split (all = none)", ge=1, none="all")
@@ -165,6 +205,7 @@ class RunConfig:
 
 
 SECTIONS = {"train": TrainConfig, "augment": AugmentConfig, "mixup": MixupConfig, "vocab": VocabConfig}
+VALUE_TYPES = (PerLanguage,)  # leaf values that are containers: flatten and from_dict keep them whole
 
 
 class ConfigError(ValueError):
@@ -287,6 +328,10 @@ def _from_text(f: Field, raw: Any) -> Any:
                 return float(s)
             except ValueError:
                 pass
+        if opt is PerLanguage and s.startswith("{"):
+            import yaml
+
+            return yaml.safe_load(s)
         if typing.get_origin(opt) is tuple:
             if s.startswith("["):
                 import yaml
@@ -327,6 +372,8 @@ def _check(f: Field, annotation: Any, value: Any) -> Any:
         if not isinstance(value, list | tuple):
             raise ConfigError(key, f"expected a list, got {value!r}")
         return tuple(_check(replace(f, key=f"{key}[{i}]"), args[0], v) for i, v in enumerate(value))
+    if annotation is PerLanguage:
+        return _per_language(f, value)
     if annotation is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"expected true or false, got {value!r}")
@@ -350,6 +397,21 @@ def _check(f: Field, annotation: Any, value: Any) -> Any:
             raise ConfigError(key, f"{value!r} is not one of {', '.join(choices)}")
         return value
     raise ConfigError(key, f"cannot check a value of type {annotation!r}")
+
+
+def _per_language(f: Field, value: Any) -> PerLanguage:
+    """`{fr: 200, de: all}` (YAML) or its stored form, a list of pairs; each count checked like a single one."""
+    if isinstance(value, list | tuple) and all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
+        value = dict(value)
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(f.key, f"expected {{language: count, ...}}, got {value!r}")
+    out = []
+    for lang, n in value.items():
+        try:
+            out.append((str(lang), _check(replace(f, annotation=int | None), int | None, n)))
+        except ConfigError as e:
+            raise ConfigError(f.key, f"{lang}: {e.reason}") from None
+    return PerLanguage.of(out)
 
 
 def _bounds(f: Field, value: float) -> float:
@@ -387,7 +449,8 @@ def _describe(annotation, meta) -> str:
         return "one of " + ", ".join(map(str, typing.get_args(annotation)))
     if annotation is type(None):
         return f"{meta['none']} (or null)" if meta.get("none") else "null"
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             PerLanguage: "{language: count, ...}"}
     text = names.get(annotation, getattr(annotation, "__name__", str(annotation)))
     rng = _range(meta) if annotation in (int, float) else ""
     return f"{text} {rng}" if rng else text
@@ -400,6 +463,8 @@ def display_value(key: str, value: Any) -> str:
         return f.meta["none"] if f is not None and f.meta.get("none") else "null"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, PerLanguage):
+        return "{" + ", ".join(f"{lang}: {display_value(key, n)}" for lang, n in value) + "}"
     if isinstance(value, list | tuple):
         return json.dumps(list(value))
     return str(value)
@@ -412,7 +477,7 @@ def set_path(cfg: Any, key: str, value: Any) -> Any:
     head, _, rest = key.partition(".")
     if rest:
         return replace(cfg, **{head: set_path(getattr(cfg, head), rest, value)})
-    return replace(cfg, **{head: tuple(value) if isinstance(value, list) else value})
+    return replace(cfg, **{head: tuple(value) if isinstance(value, list) else value})  # PerLanguage is typed already
 
 
 def build_config(base: RunConfig | None = None, overrides: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
@@ -420,8 +485,17 @@ def build_config(base: RunConfig | None = None, overrides: Mapping[str, Any] | I
     """`base` with every override checked (`parse_value`) and applied; raises ConfigError naming the key."""
     cfg = base if base is not None else RunConfig()
     for key, value in (overrides.items() if isinstance(overrides, Mapping) else overrides):
-        cfg = set_path(cfg, key, parse_value(key, value, text=text))
+        for leaf, v in dotted(key, value):
+            cfg = set_path(cfg, leaf, parse_value(leaf, v, text=text))
     return cfg
+
+
+def dotted(key: str, value: Any) -> list[tuple[str, Any]]:
+    """A nested section written as a mapping (`augment.budget: {total: 4000}`) as its leaf settings."""
+    known = config_fields()
+    if key not in known and isinstance(value, Mapping) and any(k.startswith(key + ".") for k in known):
+        return [pair for k, v in value.items() for pair in dotted(f"{key}.{k}", v)]
+    return [(key, value)]
 
 
 def check_config(cfg: RunConfig) -> RunConfig:
@@ -460,7 +534,18 @@ def _vocab_text(cfg: RunConfig) -> None:
                           "(e.g. wikimedia/wikipedia with hub_config 20231101.{lang})")
 
 
-RULES = (_vocab_text,)
+def _budget(cfg: RunConfig) -> None:
+    if cfg.augment.budget.total is not None and cfg.augment.samples_per_lang is not None:
+        raise ConfigError("augment.budget.total", "a total budget and augment.samples_per_lang both set the counts: "
+                          "keep one (samples_per_lang: all leaves the counts to the budget)")
+
+
+def _schedule(cfg: RunConfig) -> None:
+    if cfg.train.schedule == "intermediate" and cfg.train.group_by_length:
+        raise ConfigError("train.group_by_length", "is not supported with train.schedule intermediate; set it false")
+
+
+RULES = (_vocab_text, _budget, _schedule)
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -484,6 +569,8 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
         nested = _hints(cls)[name]
         if is_dataclass(nested) and isinstance(value, dict):
             value = from_dict(nested, value)
+        elif PerLanguage in _options(nested) and isinstance(value, list | dict):
+            value = PerLanguage.of(dict(value))
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value
@@ -508,5 +595,5 @@ def identity(cfg: RunConfig, ignore: Iterable[str] = ()) -> dict[str, Any]:
     """The settings that determine a run's result: operational ones and `ignore`d sections left out."""
     ignored = tuple(f"{s}." for s in ignore)
     known = config_fields()
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in flatten(cfg).items()
-            if known[k].affects_results and not k.startswith(ignored)}
+    return {k: v.as_dict() if isinstance(v, PerLanguage) else list(v) if isinstance(v, tuple) else v
+            for k, v in flatten(cfg).items() if known[k].affects_results and not k.startswith(ignored)}

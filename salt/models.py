@@ -73,11 +73,18 @@ def _load(loader, name: str, cache_dir: str | None, **kwargs):
         raise ModelLoadError(f"cannot load model {name!r}: {hint}. ({err.__class__.__name__}: {err})") from err
 
 
+# The multilingual MLMs SALT is meant for: what a misspelt hub id is compared with (with the cached ones).
+MULTILINGUAL_MLMS = ("bert-base-multilingual-cased", "bert-base-multilingual-uncased", "xlm-roberta-base",
+                     "xlm-roberta-large", "FacebookAI/xlm-roberta-base", "FacebookAI/xlm-roberta-large",
+                     "google-bert/bert-base-multilingual-cased", "distilbert-base-multilingual-cased")
+
+
 def check_model(name: str) -> str | None:
-    """Why `name` cannot resolve, found before any training (None when it can, or may once online).
+    """Why `name` cannot resolve, found before any training (None when it can).
 
     A synthetic preset must exist (it is built on first use), a local directory must hold a saved model,
-    and a hub id must be in the Hugging Face cache when the hub is offline (HF_HUB_OFFLINE).
+    and a hub id must be in the Hugging Face cache or, online, on the hub (a misspelt id is caught here,
+    with the close names, not after the study started).
     """
     if name.startswith(SYNTHETIC_PREFIX):
         from salt.synthetic.world import WORLD_PRESETS
@@ -91,13 +98,41 @@ def check_model(name: str) -> str | None:
             f"model directory {path} has no config.json: save the model there with save_pretrained")
     if name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1):
         return f"model {name!r} is neither an existing directory nor a hub id (org/name)"
-    from huggingface_hub import constants, is_offline_mode, try_to_load_from_cache
+    from huggingface_hub import HfApi, constants, is_offline_mode, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    if is_offline_mode() and not isinstance(try_to_load_from_cache(name, "config.json"), str):
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return None
+    if is_offline_mode():
         return (f"model {name!r} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and the hub is "
-                "offline (HF_HUB_OFFLINE is set): download it once with network access, or pass a local "
-                "directory saved with save_pretrained")
+                f"offline (HF_HUB_OFFLINE is set){_close_names(name)}: download it once with network access, or "
+                "pass a local directory saved with save_pretrained")
+    try:
+        HfApi().model_info(name, timeout=10)
+    except GatedRepoError:
+        return None  # it exists; a token grants access
+    except RepositoryNotFoundError:
+        return f"model {name!r} is not on the Hugging Face hub{_close_names(name)}: check the name"
+    except Exception as err:  # noqa: BLE001 (no network, a proxy): a model not cached cannot load either
+        return (f"model {name!r} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and the hub cannot "
+                f"be reached ({type(err).__name__}){_close_names(name)}: check the name, download it once with "
+                "network access, or pass a local directory saved with save_pretrained")
     return None
+
+
+def _close_names(name: str) -> str:
+    """` (did you mean 'x'?)` from the multilingual MLMs and the models in the cache; empty without one."""
+    import difflib
+
+    known = list(MULTILINGUAL_MLMS)
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        known += [repo.repo_id for repo in scan_cache_dir().repos if repo.repo_type == "model"]
+    except Exception:  # noqa: BLE001 (no cache yet)
+        pass
+    hits = difflib.get_close_matches(name, dict.fromkeys(known), n=2, cutoff=0.8)
+    return f" (did you mean {' or '.join(map(repr, hits))}?)" if hits else ""
 
 
 def load_tokenizer(name: str, cache_dir: str | None = None) -> PreTrainedTokenizerBase:

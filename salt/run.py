@@ -17,6 +17,7 @@ import torch
 from transformers import set_seed
 
 from salt.augment import AugmentationResult, augment
+from salt.augment.budget import check_languages
 from salt.config import RunConfig, check_config
 from salt.data.tasks import get_task
 from salt.data.types import TaskData, TaskInputs
@@ -27,6 +28,7 @@ from salt.vocab import language_vocabularies
 from salt.vocab_text import unlabeled_text
 
 log = logging.getLogger(__name__)
+AVG_TARGETS = "acc_avg_targets"  # `{split}_acc_avg_targets`: the zero-shot average, source language left out
 
 
 @dataclass
@@ -94,6 +96,7 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
     missing = [l for l in [cfg.source_lang, *targets] if l not in data.spec.languages]
     if missing:
         raise ValueError(f"language(s) {missing} not in task {cfg.task!r}; known: {', '.join(data.spec.languages)}")
+    check_languages(cfg.augment, targets)
     train_examples = _cap(data.get("train", cfg.source_lang), cfg.train.max_train_examples)
     if not train_examples:
         raise ValueError(f"task {cfg.task!r} has no '{cfg.source_lang}' training data in this source")
@@ -101,12 +104,13 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
     tokenizer = load_tokenizer(cfg.model, str(cache))
     source = encode(tokenizer, train_examples, cfg.train.max_seq_len)
     aug = self_augment(cfg, tokenizer, source, inputs, targets, device, progress) if cfg.augment.enabled else None
-    short = aug.shortfalls(cfg.augment.samples_per_lang) if aug is not None else {}
+    short = aug.shortfalls() if aug is not None else {}
     if short:
         log.warning("degenerate augmentation: %s", describe_shortfalls(short))
 
+    # The step-matched control trains on source rows in place of the augmented ones (`matched` of them)
     augmented = [] if aug is None or cfg.train.equal_steps else [a for l in targets for a in aug.examples[l]]
-    equal_items = len(source) + sum(len(v) for v in aug.examples.values()) if aug and cfg.train.equal_steps else None
+    matched = sum(len(v) for v in aug.examples.values()) if aug and cfg.train.equal_steps else 0
 
     def eval_set(split: str, lang: str) -> EvalSet:
         return EvalSet(split, lang, encode(tokenizer, _cap(data.get(split, lang), cfg.train.max_eval_examples),
@@ -126,7 +130,7 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
         from salt.train import ProgressBar
         cbs.append(ProgressBar())
     result = train_and_evaluate(model, tokenizer.pad_token_id, source, augmented, selection, eval_sets, cfg.train,
-                                cfg.mixup if augmented else type(cfg.mixup)(enabled=False), cfg.seed, equal_items,
+                                cfg.mixup, cfg.seed, matched,
                                 device, cbs)
     return RunResult(cfg, result, aug, summarize(result.accuracy, cfg.source_lang), time.perf_counter() - start, short)
 
@@ -165,5 +169,5 @@ def summarize(accuracy: dict[str, dict[str, float]], source_lang: str) -> dict[s
         out[f"{split}_acc_avg"] = float(np.mean(list(per_lang.values())))
         targets = [a for l, a in per_lang.items() if l != source_lang]
         if targets:
-            out[f"{split}_acc_avg_targets"] = float(np.mean(targets))
+            out[f"{split}_{AVG_TARGETS}"] = float(np.mean(targets))
     return out

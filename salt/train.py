@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import numpy as np
@@ -67,24 +67,27 @@ class TrainResult:
     n_source: int = 0
     n_augmented: int = 0
     seconds: float = 0.0
+    stages: list[dict] = field(default_factory=list)  # per stage: name, first_step, steps, examples_seen, ...
 
 
 class _TrainSet:
-    """Source rows first, then augmented rows; an augmented row carries its aligned code-switched ids."""
+    """Rows to train on: (source row, its code-switched copy or None). Source rows come first, so an epoch
+    longer than the set (a step-matched control) resamples source rows."""
 
-    def __init__(self, src: Encoded, augmented: list[Augmented]):
+    def __init__(self, src: Encoded, augmented: list[Augmented], with_source: bool = True):
         self.src, self.aug = src, augmented
+        self.rows: list[tuple[int, Augmented | None]] = (
+            [(i, None) for i in range(len(src))] if with_source else []) + [(a.source_index, a) for a in augmented]
+        self.n_source = len(src) if with_source else 0
 
     def __len__(self) -> int:
-        return len(self.src) + len(self.aug)
+        return len(self.rows)
 
     def lengths(self) -> np.ndarray:
-        src = np.array([len(x) for x in self.src.input_ids], dtype=np.int64)
-        return np.concatenate([src, src[[a.source_index for a in self.aug]].reshape(-1)])
+        return np.array([len(self.src.input_ids[i]) for i, _ in self.rows], dtype=np.int64)
 
     def batch(self, idx: np.ndarray, pad_id: int):
-        n = len(self.src)
-        rows = [(i, None) if i < n else (self.aug[i - n].source_index, self.aug[i - n]) for i in idx]
+        rows = [self.rows[i] for i in idx]
         ids = pad([self.src.input_ids[i] for i, _ in rows], pad_id)
         tgt = pad([a.aug_ids if a is not None else self.src.input_ids[i] for i, a in rows], pad_id)
         types = pad([self.src.token_type_ids[i] for i, _ in rows], 0)
@@ -92,10 +95,38 @@ class _TrainSet:
         return ids, tgt, types, labels
 
 
+@dataclass
+class Stage:
+    """One phase of training with its own optimizer and schedule."""
+
+    name: str  # mixed | intermediate | task
+    data: _TrainSet
+    items: int  # examples per epoch; more than `data` holds: source rows resampled (a step-matched control)
+    epochs: float
+    learning_rate: float
+    selects: bool  # the checkpoint is chosen among this stage's evaluations
+
+
+def plan_stages(cfg: TrainConfig, source: Encoded, augmented: list[Augmented], matched: int = 0) -> list[Stage]:
+    """The stages of `cfg.schedule`. `matched`: augmented examples a step-matched control stands in for with
+    resampled source rows (it gets no augmented examples), so its updates equal the augmented run's, stage
+    by stage, and only the text differs."""
+    if cfg.schedule == "mixed":
+        return [Stage("mixed", _TrainSet(source, augmented), len(source) + len(augmented) + matched, cfg.epochs,
+                      cfg.learning_rate, True)]
+    if cfg.schedule != "intermediate":
+        raise ValueError(f"train.schedule must be mixed or intermediate, got {cfg.schedule!r}")
+    first = _TrainSet(source, [], with_source=True) if matched else _TrainSet(source, augmented, with_source=False)
+    stages = [Stage("intermediate", first, matched or len(augmented), cfg.intermediate_epochs,
+                    cfg.intermediate_learning_rate or cfg.learning_rate, False)]
+    stages = [s for s in stages if s.items]  # no augmented examples (the baseline): the task stage alone
+    return stages + [Stage("task", _TrainSet(source, []), len(source), cfg.epochs, cfg.learning_rate, True)]
+
+
 def _epoch_order(n_source: int, n_total: int, n_items: int, gen: torch.Generator) -> np.ndarray:
     """One epoch's example order. With equal steps the epoch is longer than the data: resample source."""
     if n_items <= n_total:
-        return torch.randperm(n_total, generator=gen).numpy()
+        return torch.randperm(n_total, generator=gen).numpy()[:n_items]
     reps = math.ceil(n_items / n_source)
     return torch.cat([torch.randperm(n_source, generator=gen) for _ in range(reps)]).numpy()[:n_items]
 
@@ -110,13 +141,15 @@ def train_and_evaluate(
     cfg: TrainConfig,
     mixup: MixupConfig,
     seed: int,
-    equal_steps_items: int | None = None,
+    matched: int = 0,
     device: torch.device | None = None,
     callbacks: Iterable[Callback] = (),
 ) -> TrainResult:
-    """Train, pick the best checkpoint on `selection_sets` (mean accuracy), then evaluate `eval_sets`.
+    """Train stage by stage (`plan_stages`), pick the best checkpoint of the last stage on `selection_sets`
+    (mean accuracy), then evaluate `eval_sets`.
 
-    `equal_steps_items`: epoch length in examples for the equal-steps baseline (source data only).
+    `matched`: for the step-matched control, the number of augmented examples its resampled source rows
+    stand in for.
     """
     start = time.perf_counter()
     callbacks = list(callbacks)
@@ -124,65 +157,19 @@ def train_and_evaluate(
     set_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model.to(device)
-    data = _TrainSet(source, augmented)
-    lengths = data.lengths() if cfg.group_by_length else None
-    n_items = equal_steps_items or len(data)
-    micro = cfg.batch_size
-    steps_per_epoch = math.ceil(n_items / (micro * cfg.grad_accum))
-    total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
-    eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
-
-    optim, sched = build_optimizer(model, cfg, total_steps, device)
+    stages = plan_stages(cfg, source, augmented, matched)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision) if device.type == "cuda" else None
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
-
+    totals = [max(1, math.ceil(math.ceil(s.items / (cfg.batch_size * cfg.grad_accum)) * s.epochs)) for s in stages]
     for cb in callbacks:
-        cb.on_train_begin(total_steps, {"examples": len(data), "steps_per_epoch": steps_per_epoch})
-    curves: list[dict] = []
-    best_acc, best_step, best_state = -1.0, 0, None
-    step, running, running_n, seen = 0, 0.0, 0, 0
-    model.train()
-    while step < total_steps:
-        order = _epoch_order(len(source), len(data), n_items, gen)
-        micro_batches = (length_grouped_batches(order, lengths, micro, gen) if cfg.group_by_length
-                         else list(chunks(order, micro)))
-        for k in range(0, len(micro_batches), cfg.grad_accum):
-            group = micro_batches[k:k + cfg.grad_accum]
-            loss_sum = 0.0
-            for idx in group:
-                batch = [torch.as_tensor(a, device=device) for a in data.batch(idx, pad_id)]
-                loss = batch_loss(model, *batch, pad_id, mixup, gen, amp_dtype) * len(idx) / sum(len(g) for g in group)
-                scaler.scale(loss).backward()
-                loss_sum += loss.detach().item()
-                seen += len(idx)
-            if not math.isfinite(loss_sum):
-                raise TrainingDiverged(f"loss became {loss_sum} at step {step + 1}; lower the learning rate "
-                                       f"(now {cfg.learning_rate}) or use precision fp32")
-            apply_update(model, optim, sched, scaler, cfg.max_grad_norm)
-            step += 1
-            running += loss_sum
-            running_n += 1
-            if step % cfg.log_every == 0 or step == total_steps:
-                logs = {"step": step, "loss": running / running_n, "lr": sched.get_last_lr()[0],
-                        "epoch": step / steps_per_epoch}
-                curves.append(logs)
-                running, running_n = 0.0, 0
-                for cb in callbacks:
-                    cb.on_log(step, logs)
-            if step % eval_every == 0 or step == total_steps:
-                acc = _selection_accuracy(model, selection_sets, cfg, pad_id, device, amp_dtype)
-                curves.append({"step": step, "selection_acc": acc})
-                for cb in callbacks:
-                    cb.on_evaluate(step, {"selection_acc": acc})
-                if acc > best_acc:
-                    best_acc, best_step = acc, step
-                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                model.train()
-            if step >= total_steps:
-                break
+        cb.on_train_begin(sum(totals), {"examples": sum(len(s.data) for s in stages),
+                                        "stages": [(s.name, t) for s, t in zip(stages, totals)]})
+    state = _Loop(model, pad_id, selection_sets, cfg, gen, device, amp_dtype, callbacks)
+    for stage, total in zip(stages, totals):
+        stage_mixup = mixup if any(a is not None for _, a in stage.data.rows) else replace(mixup, enabled=False)
+        state.run(stage, total, stage_mixup)
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
     accuracy, frames = {}, []
     for es in eval_sets:
         preds = predict(model, es.data, cfg.eval_batch_size, pad_id, device, amp_dtype)
@@ -192,11 +179,82 @@ def train_and_evaluate(
         frames.append(pd.DataFrame({"split": es.split, "lang": es.lang, "uid": es.data.uids,
                                     "label": es.data.labels, "pred": preds}))
     result = TrainResult(accuracy=accuracy, predictions=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-                         curves=curves, best_step=best_step, steps=step, examples_seen=seen, n_source=len(source),
-                         n_augmented=len(augmented), seconds=time.perf_counter() - start)
+                         curves=state.curves, best_step=state.best_step, steps=state.step, examples_seen=state.seen,
+                         n_source=len(source), n_augmented=len(augmented), seconds=time.perf_counter() - start,
+                         stages=state.stages)
     for cb in callbacks:
         cb.on_train_end(result)
     return result
+
+
+class _Loop:
+    """The update loop, carried across stages: steps count on, the best checkpoint is kept."""
+
+    def __init__(self, model, pad_id, selection_sets, cfg, gen, device, amp_dtype, callbacks):
+        self.model, self.pad_id, self.selection_sets, self.cfg, self.gen = model, pad_id, selection_sets, cfg, gen
+        self.device, self.amp_dtype, self.callbacks = device, amp_dtype, callbacks
+        self.curves: list[dict] = []
+        self.stages: list[dict] = []
+        self.best_acc, self.best_step, self.best_state = -1.0, 0, None
+        self.step, self.seen = 0, 0
+
+    def run(self, stage: Stage, total_steps: int, mixup: MixupConfig) -> None:
+        cfg, model, micro = self.cfg, self.model, self.cfg.batch_size
+        data = stage.data
+        lengths = data.lengths() if cfg.group_by_length else None
+        steps_per_epoch = math.ceil(stage.items / (micro * cfg.grad_accum))
+        eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
+        optim, sched = build_optimizer(model, replace(cfg, learning_rate=stage.learning_rate), total_steps, self.device)
+        scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
+        begin, seen_before = self.step, self.seen
+        step, running, running_n = 0, 0.0, 0
+        model.train()
+        while step < total_steps:
+            order = _epoch_order(data.n_source, len(data), stage.items, self.gen)
+            micro_batches = (length_grouped_batches(order, lengths, micro, self.gen) if cfg.group_by_length
+                             else list(chunks(order, micro)))
+            for k in range(0, len(micro_batches), cfg.grad_accum):
+                group = micro_batches[k:k + cfg.grad_accum]
+                loss_sum = 0.0
+                for idx in group:
+                    batch = [torch.as_tensor(a, device=self.device) for a in data.batch(idx, self.pad_id)]
+                    loss = batch_loss(model, *batch, self.pad_id, mixup, self.gen, self.amp_dtype) * len(idx) / sum(
+                        len(g) for g in group)
+                    scaler.scale(loss).backward()
+                    loss_sum += loss.detach().item()
+                    self.seen += len(idx)
+                if not math.isfinite(loss_sum):
+                    raise TrainingDiverged(f"loss became {loss_sum} at step {self.step + 1}; lower the learning rate "
+                                           f"(now {stage.learning_rate}) or use precision fp32")
+                apply_update(model, optim, sched, scaler, cfg.max_grad_norm)
+                step += 1
+                self.step += 1
+                running += loss_sum
+                running_n += 1
+                if step % cfg.log_every == 0 or step == total_steps:
+                    logs = {"step": self.step, "loss": running / running_n, "lr": sched.get_last_lr()[0],
+                            "epoch": step / steps_per_epoch, "stage": stage.name}
+                    self.curves.append(logs)
+                    running, running_n = 0.0, 0
+                    for cb in self.callbacks:
+                        cb.on_log(self.step, logs)
+                if stage.selects and (step % eval_every == 0 or step == total_steps):
+                    self._evaluate()
+                if step >= total_steps:
+                    break
+        self.stages.append({"name": stage.name, "first_step": begin + 1, "steps": step,
+                            "examples_seen": self.seen - seen_before, "augmented_rows": len(data.aug),
+                            "learning_rate": stage.learning_rate})
+
+    def _evaluate(self) -> None:
+        acc = _selection_accuracy(self.model, self.selection_sets, self.cfg, self.pad_id, self.device, self.amp_dtype)
+        self.curves.append({"step": self.step, "selection_acc": acc})
+        for cb in self.callbacks:
+            cb.on_evaluate(self.step, {"selection_acc": acc})
+        if acc > self.best_acc:
+            self.best_acc, self.best_step = acc, self.step
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        self.model.train()
 
 
 def build_optimizer(model: PreTrainedModel, cfg: TrainConfig, total_steps: int, device: torch.device):

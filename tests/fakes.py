@@ -12,6 +12,7 @@ from harness.report import Options, build_report
 from harness.storage import locate
 from harness.study import load_study
 from harness.tracking.readback import Reader, runs_frame
+from harness.tracking.results import aug_metric
 from harness.tracking.runs import StudyTracker
 from harness.tracking.store import prepare_store
 
@@ -42,9 +43,10 @@ def predictions(rng, acc):
     return pd.concat(rows, ignore_index=True)
 
 
-def write_store(path, skip=(), degenerate=()):
+def write_store(path, skip=(), degenerate=(), with_predictions=True):
     """Finished runs for every cell of the study, recorded as the objective records them (minus training):
-    accuracies, updates, augmented examples selected (the cells in `degenerate` selected none in fr)."""
+    accuracies, updates, augmented examples selected (the cells in `degenerate` selected none in fr), and
+    (`with_predictions`) the per-example predictions that example-level tests read."""
     spec = load_study(path)
     uri = locate(spec).tracking_uri
     exp = prepare_store(uri, spec.name)
@@ -72,14 +74,15 @@ def write_store(path, skip=(), degenerate=()):
         metrics["train_steps"] = UPDATES.get(cell.arm, 150)
         if cell.arm != "baseline":
             for lang in ("fr", "de"):
-                metrics[f"aug.{lang}.n_selected"] = 0 if cell.id in degenerate and lang == "fr" else min(size or POOL, POOL)
+                metrics[aug_metric(lang, "n_selected")] = 0 if cell.id in degenerate and lang == "fr" else min(size or POOL, POOL)
         if cell.id in degenerate:
             client.set_tag(run, "salt.degenerate", json.dumps({"fr": {"requested": size, "selected": 0, "pool": 0}}))
         client.log_batch(run, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
-        out = path.parent / f"preds-{run}"
-        out.mkdir()
-        preds.to_parquet(out / "predictions.parquet", index=False)
-        client.log_artifact(run, str(out / "predictions.parquet"))
+        if with_predictions:
+            out = path.parent / f"preds-{run}"
+            out.mkdir()
+            preds.to_parquet(out / "predictions.parquet", index=False)
+            client.log_artifact(run, str(out / "predictions.parquet"))
         client.set_terminated(run, "FINISHED")
     tracker.finish_parent(parent)
     return spec, uri, parent

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.records import Cell
-from harness.study import StudyError, load_study
+from harness.study import DEFAULT_MAX_CELLS, StudyError, load_study
 from salt.config import check_config
 
 GOOD = {"name": "fuzz", "task": "synthetic-nli", "arms": ["baseline", "salt"],
@@ -38,13 +38,14 @@ def mutated(draw):
     return data
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=mutated())
 def test_fuzzed_study_files_fail_with_a_named_key(tmp_path, data):
     path = tmp_path / "fuzz.yaml"
     path.write_text(yaml.safe_dump(data))
-    try:
-        spec = load_study(path)
+    try:  # the CLI's size guard: `seeds: 277503` is refused, not expanded into half a million cells
+        spec = load_study(path, max_cells=DEFAULT_MAX_CELLS)
     except StudyError as err:
         message = str(err)
         assert message.startswith(str(path)) and "\n" not in message and "Traceback" not in message
@@ -52,8 +53,8 @@ def test_fuzzed_study_files_fail_with_a_named_key(tmp_path, data):
     # An accepted file means what it says: its keys reached the study, every cell is a valid run config
     # and is recorded and read back as itself, and the study's identity does not depend on when it was read.
     assert spec.name == data["name"] and list(spec.arms) == data["arms"]
-    assert spec.revision == load_study(path).revision
-    for cell in spec.cells():
+    assert spec.revision == load_study(path, max_cells=DEFAULT_MAX_CELLS).revision
+    for cell in spec.cells()[:200]:
         check_config(spec.config(cell))
         assert Cell.from_tags(cell.tags()) == cell and cell.arm in data["arms"]
     if spec.sampler.type == "grid":
@@ -61,7 +62,7 @@ def test_fuzzed_study_files_fail_with_a_named_key(tmp_path, data):
         assert len(spec.cells()) == len(per_seed) * len(spec.seeds)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=200))
 def test_arbitrary_text_is_a_clear_error_or_valid(tmp_path, text):
     path = tmp_path / "junk.yaml"

@@ -67,3 +67,24 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path):
     figures = [f for res in record["benchmarks"].values() for f in res["figures"]]
     assert all(f["value"] is not None for f in figures if f["name"] != "gpu.peak_memory")
     assert "| demo | demo study, cold cache" in (tmp_path / "BENCHMARKS.md").read_text()
+
+
+@pytest.mark.slow
+def test_scale_benchmarks_run_in_quick_mode(tmp_path):
+    """`python -m benchmarks --quick --only scale scale_harness`: the study-size benchmarks end to end (minutes)."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "scale", "scale_harness",
+                           "--results", str(tmp_path / "results"), "--markdown", str(tmp_path / "BENCHMARKS.md")],
+                          env={**os.environ, "SALT_CACHE": str(tmp_path / "cache")}, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((tmp_path / "results" / "latest.json").read_text())
+    figures = {f["name"]: f for res in record["benchmarks"].values() for f in res["figures"]}
+    assert {"scale.cache_disk", "scale.trial_augment", "scale.cache_open", "scale.proposals_rss",
+            "scale.trial_speedup", "scale_harness.growth", "scale_harness.report"} <= set(figures)
+    assert all(f["value"] is not None and f["value"] > 0 for f in figures.values())
+    assert "before.300.before_trial" in figures["scale.trial_speedup"]["detail"]

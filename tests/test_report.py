@@ -138,8 +138,9 @@ def test_example_level_test_reads_predictions(store, tmp_path):
 @pytest.mark.parametrize("args,fragment", [
     (["salt:samples_per_lang=70", "baseline"], "no finished run of salt has that setting"),
     (["salt:sample=50", "baseline"], "'sample' is not one of salt's settings (augment.samples_per_lang)"),
-    (["salt:samples_per_lang=many", "baseline"], "expected an integer >= 0 or all"),
+    (["salt:samples_per_lang=many", "baseline"], "expected an integer >= 0 or {language: count, ...} or all"),
     (["salt", "oracle"], "unknown arm 'oracle'"),
+    (["salt", "random-substitution"], "unknown arm 'random-substitution': not one of this study's arms"),
 ])
 def test_compare_arguments_are_checked(store, tmp_path, capsys, args, fragment):
     path, *_ = store
@@ -180,18 +181,20 @@ def test_degenerate_input_gives_messages_not_silent_nans(tmp_path):
     runs = [replace(r, metrics={k: v for k, v in r.metrics.items() if k != "test_acc_de"})
             if r.cell.arm == "random-selection" else r for r in runs]
     report = build_report(runs, spec.name, spec.revision, list(LANGS), "en", Options(),
-                          [("salt", "random-selection"), ("salt", "equal-steps")], uri)
+                          [("salt", "random-selection")], uri)
     tables = {t.comparison.label: t for t in report.tables}
     one = tables["salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]"].rows.set_index("row")
     assert one.at["fr", "note"] == "too few seeds (salt: 2, random-selection: 1, 1 in common): no test; run more seeds"
     assert one.at["de", "note"] == "no test_acc_de for random-selection" and math.isnan(one.at["de", "p"])
-    missing_arm = tables["salt [samples_per_lang=50] vs equal-steps"]
-    assert missing_arm.notes == ["no finished runs for equal-steps"]
     from harness.report.tables import render_markdown
 
     md = render_markdown(report)
     assert "nan" not in md.lower().replace("finished", "")
-    assert "Note: no finished runs for equal-steps." in md and "no test_acc_de for random-selection" in md
+    assert "no test_acc_de for random-selection" in md
+    # an arm the study does not have, named explicitly, is an error, not a table that only says "no runs"
+    # (a declared arm without runs keeps its table among the defaults: test_a_declared_arm_without_runs_gets_its_table)
+    with pytest.raises(ValueError, match="unknown arm 'equal-steps': not one of this study's arms"):
+        build_report(runs, spec.name, spec.revision, list(LANGS), "en", Options(), [("salt", "equal-steps")], uri)
 
 
 def test_identical_arms_and_a_single_seed(tmp_path):
@@ -258,6 +261,10 @@ def test_a_declared_arm_without_runs_gets_its_table(store):
     from harness.report.tables import render_markdown
 
     assert f"{report.n_runs} finished runs of 30 cells" in render_markdown(report)
+    # named explicitly, the same arm is an error: a table that only says "no runs" would pass for a result
+    with pytest.raises(ValueError, match="arm 'random-substitution' has no finished run in this revision"):
+        report_of(spec, uri, compare=[("salt", "random-substitution")],
+                  arms=["baseline", "salt", "random-substitution"])
 
 
 def test_a_changed_study_never_reports_the_old_runs(store, tmp_path, capsys):

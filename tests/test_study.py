@@ -55,7 +55,7 @@ def test_cells_expand_arms_axes_seeds(tmp_path):
     ({"axes": {"augment.threshold": [0.3, 1.5]}}, "axes.augment.threshold[1]", "[0, 1]"),
     ({"axes": {"augment.mode": ["visible", "hidden"]}}, "axes.augment.mode[1]", "not one of visible, masked"),
     ({"axes": {"augment.samples_per_lang": ["many"]}}, "axes.augment.samples_per_lang[0]",
-     "expected an integer >= 0 or all (or null)"),
+     "expected an integer >= 0 or {language: count, ...} or all (or null)"),
     ({"axes": {"augment.samples_per_lang": [0, "al"]}}, "axes.augment.samples_per_lang[1]", "or all"),
     ({"axes": {"augment.samples_per_lang": [None, "all"]}}, "axes.augment.samples_per_lang", "twice"),
     ({"train": {"epochs": "three"}}, "train.epochs", "expected a number"),
@@ -118,3 +118,20 @@ def test_a_grid_bigger_than_the_limit_is_refused_before_it_is_built(tmp_path):
     small = write(tmp_path, {**GOOD, "seeds": [0]})
     assert main(["validate", str(small), "--max-cells", "9"]) == 0
     assert main(["validate", str(small), "--max-cells", "8"]) == 2
+
+
+def test_the_smoke_store_is_keyed_by_content_not_name(tmp_path, monkeypatch):
+    import yaml
+
+    from harness.study import smoke_spec
+
+    monkeypatch.setenv("SALT_SMOKE_DIR", str(tmp_path / "smoke"))
+    base = {"name": "same", "task": "xnli", "model": "bert-base-multilingual-cased", "arms": ["baseline", "salt"],
+            "seeds": [0, 1]}
+    paths = []
+    for i, extra in enumerate(({}, {}, {"augment": {"threshold": 0.5}})):
+        paths.append(tmp_path / f"s{i}.yaml")
+        paths[-1].write_text(yaml.safe_dump({**base, **extra}))
+    a, b, c = (smoke_spec(load_study(p)) for p in paths)
+    assert a.output.dir == b.output.dir == str(tmp_path / "smoke" / f"same-{a.revision}")
+    assert c.output.dir != a.output.dir and c.name == a.name == "same-smoke"

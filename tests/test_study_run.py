@@ -64,6 +64,27 @@ def test_grid_study_two_workers_then_resume_is_a_no_op(study_file):
     assert sorted(r.data.tags["salt.cell"] for r in finished) == sorted(c.id for c in spec.cells())
     run = finished[0]
     assert {"test_acc_fr", "test_acc_de", "dev_acc_en", "test_acc_avg_targets"} <= set(run.data.metrics)
+    # the parent carries the study summary: per arm and setting, mean/std/n over seeds of the headline metrics
+    summary = parents[0].data.metrics
+    salt20 = [r.data.metrics["dev_acc_avg_targets"] for r in finished
+              if r.data.tags["salt.cell"].startswith("salt.samples_per_lang=20.")]
+    assert len(salt20) == 2 and summary["summary/salt/samples_per_lang 20/dev_acc_avg_targets/n"] == 2
+    assert summary["summary/salt/samples_per_lang 20/dev_acc_avg_targets/mean"] == pytest.approx(sum(salt20) / 2)
+    assert summary["summary/salt/samples_per_lang 20/dev_acc_avg_targets/std"] == pytest.approx(
+        abs(salt20[0] - salt20[1]) / 2 ** 0.5)
+    assert {"summary/baseline/test_acc_avg_targets/mean", "summary/random-selection/samples_per_lang 60/"
+            "test_acc_avg_targets/std"} <= set(summary) and len(summary) == 5 * 2 * 5  # mean, std, n, ci_low, ci_high
+    from harness.stats.effects import describe
+
+    ci = describe(salt20)  # the report's interval of one arm over seeds
+    assert summary["summary/salt/samples_per_lang 20/dev_acc_avg_targets/ci_low"] == pytest.approx(ci.low)
+    assert summary["summary/salt/samples_per_lang 20/dev_acc_avg_targets/ci_high"] == pytest.approx(ci.high)
+    assert ci.low <= sum(salt20) / 2 <= ci.high
+    # the saved view the UI opens from `salt-harness ui`: grouped by arm and the axis, headline metrics as columns
+    view = json.loads(client.get_experiment_by_name(spec.name).tags["mlflow.sharedViewState.salt-study"])
+    assert [k["groupByData"] for k in view["groupBy"]["groupByKeys"]] == ["arm", "augment.samples_per_lang"]
+    assert "metrics.`dev_acc_avg_targets`" in view["selectedColumns"]
+    assert {r.info.run_name for r in finished} >= {"salt N=20 s0", "baseline s1"}  # short enough for the table
     reader = Reader(locate(spec).tracking_uri)
     preds = reader.predictions(run.info.run_id)
     assert len(preds) == 6 * 30 and {"uid", "label", "pred"} <= set(preds.columns)
@@ -140,10 +161,13 @@ def test_ui_serves_the_runs(study_file, tmp_path):
         assert any("test_acc_fr" in r.data.metrics for r in runs)
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
-        ui.wait(timeout=30)
+        ui.wait(timeout=60)
+    from harness.commands.serve import check_port
+
+    check_port("127.0.0.1", port)  # the server's own processes (uvicorn workers, job consumers) ended with it
 
 
-@pytest.mark.parametrize("name", ["demo", "xnli-sample-counts", "pawsx-sample-counts", "thresholds", "mixup"])
+@pytest.mark.parametrize("name", ["demo", "sample-curve", "xnli-sample-counts", "pawsx-sample-counts", "thresholds", "mixup"])
 def test_every_shipped_study_passes_smoke(name, salt_cache, tmp_path):
     """--smoke runs the whole study structure on the tiny world; every cell must complete."""
     env = {**os.environ, "SALT_CACHE": str(salt_cache), "SALT_SMOKE_DIR": str(tmp_path)}
@@ -211,3 +235,161 @@ def test_a_changed_study_gets_new_cells_and_says_what_changed(study_file, tmp_pa
     again = cli("run", str(study_file), "--quiet")
     assert again.returncode == 0 and "changed since" not in again.stderr
     assert len(reader.trial_runs(spec.name, status=None)) == 10
+
+
+def end_state(spec):
+    """Optuna trials and MLflow runs by state, and the finished cells counted with their duplicates."""
+    from collections import Counter
+
+    trials = load_revision(spec.name, locate(spec))[0].get_trials()
+    client, parents, children = finished_children(spec)
+    finished = [r.data.tags["salt.cell"] for r in children if r.info.status == "FINISHED"]
+    complete = [t.user_attrs["cell"] for t in trials if t.state.name == "COMPLETE"]
+    return {"trials": Counter(t.state.name for t in trials), "runs": Counter(r.info.status for r in children),
+            "parents": [(p.info.status, p.data.tags.get("salt.error")) for p in parents],
+            "finished_dupes": len(finished) - len(set(finished)), "complete_dupes": len(complete) - len(set(complete)),
+            "killed": [r.data.tags.get("salt.error", "") for r in children if r.info.status == "KILLED"],
+            "trials_failed": [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name == "FAIL"]}
+
+
+def start_and_signal(study_file, target):
+    """`run --workers 2` in its own session; once two cells finished and another trains, SIGTERM `target`:
+    "worker" (the process that owns the RUNNING trial) or "group" (every process of the run)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SALT_PROGRESS_EVERY": "0"}
+    slower = {**yaml.safe_load(study_file.read_text()), "train": {**STUDY["train"], "epochs": 3}}
+    study_file.write_text(yaml.safe_dump(slower))
+    spec = load_study(study_file)
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(study_file), "--workers", "2"],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    done, signalled, seen = 0, None, []
+    for line in proc.stderr:
+        seen.append(line)
+        done += " done in " in line
+        if done >= 2 and " step " in line and signalled is None:
+            running = [t for t in load_revision(spec.name, locate(spec))[0].get_trials() if t.state.name == "RUNNING"]
+            if target == "group":
+                os.killpg(proc.pid, signal.SIGTERM)
+            elif running:
+                os.kill(int(running[0].user_attrs["pid"]), signal.SIGTERM)
+            else:
+                continue  # between trials: wait for the next step line
+            signalled = running
+            if target == "group":
+                break
+    _, err = proc.communicate(timeout=300)
+    return spec, proc.returncode, "".join(seen) + err, signalled
+
+
+def test_sigterm_to_a_worker_ends_its_cell_and_another_worker_retries_it_at_once(study_file):
+    spec, code, err, signalled = start_and_signal(study_file, "worker")
+    assert signalled and code == 0, err[-2000:]
+    state = end_state(spec)
+    assert state["trials"] == {"COMPLETE": 10, "FAIL": 1} and state["complete_dupes"] == 0, state
+    assert state["runs"] == {"FINISHED": 10, "KILLED": 1} and state["finished_dupes"] == 0, state
+    assert state["killed"] == ["interrupted (stopped by SIGTERM); the cell was queued again"] == state["trials_failed"]
+    assert state["parents"] == [("FINISHED", None)]
+    assert "killed by signal 15" in err  # run says how its worker ended
+
+
+def test_sigterm_to_the_process_group_leaves_nothing_running_then_a_rerun_completes(study_file):
+    spec, code, err, _ = start_and_signal(study_file, "group")
+    assert code == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err[-2000:]
+    state = end_state(spec)  # before any restart: no trial and no run RUNNING, the parent ended with the reason
+    assert "RUNNING" not in state["trials"] and "RUNNING" not in state["runs"], state
+    assert state["parents"] == [("KILLED", "interrupted (stopped by SIGTERM)")], state
+    assert 1 <= state["trials"]["COMPLETE"] < 10 and state["runs"]["FINISHED"] == state["trials"]["COMPLETE"]
+    # every stopped cell's trial FAILs with the reason; it has a KILLED run unless the signal came before its
+    # worker opened one (on a loaded machine a worker can still be preparing its next cell)
+    assert all("stopped by SIGTERM" in r for r in state["killed"]), state
+    assert 1 <= len(state["killed"]) <= state["trials"]["FAIL"], state
+    out = cli("run", str(study_file), "--quiet")
+    assert out.returncode == 0, out.stderr[-2000:]
+    state = end_state(spec)
+    assert state["trials"]["COMPLETE"] == 10 and state["complete_dupes"] == 0 and state["finished_dupes"] == 0, state
+    assert state["runs"]["FINISHED"] == 10 and "RUNNING" not in state["runs"]
+    assert state["parents"] == [("FINISHED", None)]  # the reason of the stop is cleared once complete
+
+
+def test_a_stopped_lone_worker_leaves_the_parent_to_the_workers_still_training(study_file):
+    """`worker` joined from another shell: SIGTERM ends its cell, but the parent stays RUNNING while `run`
+    still trains cells, and `run` ends it FINISHED once every cell (the stopped one too) is complete."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SALT_PROGRESS_EVERY": "0"}
+    slower = {**yaml.safe_load(study_file.read_text()), "train": {**STUDY["train"], "epochs": 12}}
+    study_file.write_text(yaml.safe_dump(slower))  # cells slow enough that `run` is still busy when `worker` joins
+    spec = load_study(study_file)
+    args = dict(stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    main_run = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(study_file)], **args)
+    for line in main_run.stderr:
+        if " step " in line:  # the revision and its parent run exist, and `run` trains its first cell
+            break
+    loc = locate(spec)
+    joined = subprocess.Popen([sys.executable, "-m", "harness.cli", "worker", str(study_file), "--storage", loc.storage,
+                               "--tracking-uri", loc.tracking_uri], **args)
+    seen = []
+    for line in joined.stderr:
+        seen.append(line)
+        if " step " in line:
+            os.killpg(joined.pid, signal.SIGTERM)
+            break
+    out, rest = joined.communicate(timeout=300)
+    err = "".join(seen) + rest
+    assert joined.returncode == 143 and "stopped by SIGTERM" in err, (joined.returncode, err[-3000:], out[-2000:])
+    assert main_run.poll() is None, "the run finished before the worker was stopped: make its cells slower"
+    state = end_state(spec)
+    assert state["parents"] == [("RUNNING", None)] and state["killed"] == [
+        "interrupted (stopped by SIGTERM); the cell was queued again"], state
+    _, err = main_run.communicate(timeout=600)
+    assert main_run.returncode == 0, err[-2000:]
+    state = end_state(spec)
+    assert state["parents"] == [("FINISHED", None)] and state["trials"]["COMPLETE"] == 10, state
+    assert state["complete_dupes"] == 0 and state["finished_dupes"] == 0
+
+
+def test_an_early_failure_ends_the_parent_run_failed_with_the_reason(study_file, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    out = cli("run", str(study_file), env={**os.environ, "SALT_CACHE": str(blocker / "cache")})
+    assert out.returncode == 2 and str(blocker) in out.stderr and "Traceback" not in out.stderr
+    state = end_state(load_study(study_file))
+    [(status, reason)] = state["parents"]
+    assert status == "FAILED" and "NotADirectoryError" in reason and str(blocker) in reason
+
+
+def test_a_store_that_fails_after_the_cells_is_one_paragraph_with_the_real_cause(study_file, monkeypatch):
+    """The disk can fill after the last cell, while `run` writes the study's summary on the parent run: the
+    error names SQLite's cause (not MLflow's "Query-invoked autoflush" wrapper), the side file keeps it for the
+    next run, and that run completes with nothing to train."""
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+
+    from harness import scheduler, sidelog
+    from harness.storage import StoreError
+    from harness.tracking.runs import StudyTracker
+
+    study_file.write_text(yaml.safe_dump({**yaml.safe_load(study_file.read_text()), "arms": ["baseline"],
+                                          "seeds": [0], "axes": {}}))  # one cell
+    real = StudyTracker.log_summary
+
+    def full(self, *a, **k):
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as cause:
+            raise MlflowException("(raised as a result of Query-invoked autoflush; consider using a session."
+                                  "no_autoflush block if this flush is occurring prematurely)") from cause
+
+    monkeypatch.setattr(StudyTracker, "log_summary", full)
+    spec = load_study(study_file)
+    with pytest.raises(StoreError) as failed:
+        run_study(spec, workers=1, progress=False)
+    message = str(failed.value)
+    assert message.startswith("the study's records could not be written: OperationalError: database or disk is "
+                              "full. Free space") and "autoflush" not in message
+    assert "database or disk is full" in sidelog.read(scheduler.sidelog_path(locate(spec), spec.name))
+    [(status, reason)] = end_state(spec)["parents"]
+    assert status == "FAILED" and "MlflowException" in reason  # recorded where the store still took it
+    monkeypatch.setattr(StudyTracker, "log_summary", real)
+    said = []
+    summary = run_study(spec, workers=1, progress=False, say=said.append)
+    assert summary["complete"] == summary["cells"] == 1
+    assert any("stopped with:" in line and "database or disk is full" in line for line in said)

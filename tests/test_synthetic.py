@@ -289,8 +289,12 @@ def test_cache_is_reused(tiny_model_dir, monkeypatch) -> None:
 def test_cache_dir_from_environment(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SALT_CACHE", str(tmp_path))
     built = []
-    monkeypatch.setattr(pretrain_mod, "_build", lambda w, p, out, progress: built.append(out) or
-                        (out / "world.json").write_text("{}"))
+    def fake_build(w, p, out, progress):  # the real build creates its work directory with the first checkpoint
+        built.append(out)
+        out.mkdir(parents=True)
+        (out / "world.json").write_text("{}")
+
+    monkeypatch.setattr(pretrain_mod, "_build", fake_build)
     path = world_model_dir("tiny", "tiny")
     assert path.parent.parent == tmp_path and built
 
@@ -344,3 +348,48 @@ def test_pretraining_length_groups_are_full_shuffled_batches() -> None:
     assert [b[0] for b in batches] != sorted(b[0] for b in batches)
     spread = [lengths[b].max() - lengths[b].min() for b in batches]
     assert sum(spread) / len(spread) < 10  # random batches of 32 span nearly the whole 3..25 range
+
+
+def test_a_killed_pretraining_resumes_from_its_checkpoint_to_the_same_weights(tiny_model_dir, tmp_path,
+                                                                              monkeypatch) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = replace(PRETRAIN_PRESETS["tiny"], checkpoint_every=20, threads=1)
+    work = tmp_path / "synthetic" / f".{tiny_model_dir.name}.partial"
+    code = ("import sys; from dataclasses import replace; from salt.synthetic.pretrain import PRETRAIN_PRESETS, "
+            "world_model_dir; world_model_dir('tiny', replace(PRETRAIN_PRESETS['tiny'], checkpoint_every=20, "
+            "threads=1), cache_dir=sys.argv[1], progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not (work / pretrain_mod.CHECKPOINT).is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the harshest kill, right after a checkpoint
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    assert not (tmp_path / "synthetic" / tiny_model_dir.name).exists()
+    assert [p.name for p in (tmp_path / "synthetic").iterdir() if p.is_dir()] == [work.name]
+    killed_at = torch.load(work / pretrain_mod.CHECKPOINT, weights_only=False)["step"]
+    assert 0 < killed_at < cfg.steps
+    saved: list[int] = []
+    real_save = pretrain_mod._save_checkpoint
+    monkeypatch.setattr(pretrain_mod, "_save_checkpoint", lambda path, state: saved.append(state["step"])
+                        or real_save(path, state))
+    resumed = world_model_dir("tiny", cfg, cache_dir=tmp_path, progress=False)
+    assert saved and min(saved) == killed_at + cfg.checkpoint_every  # it went on from the checkpoint
+    assert not work.exists() and not (resumed / pretrain_mod.CHECKPOINT).exists()
+    a, b = load_file(tiny_model_dir / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # as if never interrupted
+
+
+def test_a_build_stopped_before_its_first_checkpoint_leaves_no_directory(tmp_path, monkeypatch) -> None:
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretrain_mod, "pretrain_mlm", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        world_model_dir("tiny", "tiny", cache_dir=tmp_path, progress=False)
+    assert not [p for p in (tmp_path / "synthetic").iterdir() if p.is_dir()]

@@ -198,7 +198,7 @@ def test_trial_round_trip(store, run_result):
     curves_last = {"train_loss": 0.71, "lr": 5e-4, "epoch": 1.0, "selection_acc": 0.62}  # latest = highest step
     assert run.data.metrics == pytest.approx({**expected, **curves_last})
     assert expected["test_acc_avg_targets"] == run_result.metrics["test_acc_avg_targets"]
-    assert {"train_steps", "best_step", "n_source", "n_augmented", "wall_seconds", "aug.fr.precision"} <= set(expected)
+    assert {"train_steps", "best_step", "n_source", "n_augmented", "wall_seconds", "aug/fr/precision"} <= set(expected)
     loss = client.get_metric_history(run_id, "train_loss")
     assert sorted((m.step, m.value) for m in loss) == [(20, 1.05), (40, 0.71)]
     assert [m.value for m in client.get_metric_history(run_id, "selection_acc")] == [0.55, 0.62]
@@ -209,6 +209,15 @@ def test_trial_round_trip(store, run_result):
     sample = [json.loads(line) for line in lines]
     assert len(sample) == 40 and {s["lang"] for s in sample} == {"fr", "de"}
     assert sample[0]["aug_ids"] == [2, 10, 11, 12, 3] and sample[0]["substitutes"] == ["tok10", "tok12"]
+    # the manifest: every selected example, as an artifact, a dataset input and a digest tag
+    from salt.augment.manifest import digest, manifest
+
+    listed = pd.read_csv(client.download_artifacts(run_id, "manifest.csv", str(store.tmp)))
+    n_aug = sum(len(v) for v in run_result.augmentation.examples.values())
+    assert len(listed) == n_aug and set(listed.lang) == {"fr", "de"}
+    assert tags["salt.manifest"] == digest(listed) == digest(manifest(run_result.augmentation.examples))
+    [used] = run.inputs.dataset_inputs
+    assert used.dataset.name == f"augmented-{tags['salt.manifest'][:12]}" and used.tags[0].value == "augmented"
 
     reader = Reader(store.uri, store.exp)
     pd.testing.assert_frame_equal(reader.predictions(run_id), run_result.train.predictions)
@@ -325,3 +334,92 @@ def test_eight_processes_log_trials_concurrently(store):
     for seed, run_id, _ in results:
         assert by_seed[seed].run_id == run_id and by_seed[seed].metrics["seed"] == seed
         pd.testing.assert_frame_equal(reader.predictions(run_id), _predictions(seed))
+
+
+def test_augmentation_metrics_are_grouped_and_old_names_still_read():
+    from harness.tracking.results import aug_metric, read_aug_metric
+
+    assert aug_metric("fr", "n_selected") == "aug/fr/n_selected"  # MLflow's chart section "aug", after the accuracies
+    assert read_aug_metric({"aug/fr/n_selected": 7.0}, "fr", "n_selected") == 7.0
+    assert read_aug_metric({"aug.fr.n_selected": 5.0}, "fr", "n_selected") == 5.0  # a store written before
+    assert read_aug_metric({}, "fr", "n_selected") is None
+
+
+def test_the_study_view_groups_by_arm_and_axes_and_its_link_opens_it(store):
+    from harness.tracking.view import SHARED_VIEW, VIEW_KEY, study_view, view_url
+
+    view = study_view(["augment.samples_per_lang", "augment.threshold"], ["dev_acc_avg_targets"])
+    assert [k["groupByData"] for k in view["groupBy"]["groupByKeys"]] == ["arm", "augment.samples_per_lang",
+                                                                           "augment.threshold"]
+    assert view["selectedColumns"][0] == "params.`arm`" and view["selectedColumns"][-1] == "metrics.`dev_acc_avg_targets`"
+    assert [k["groupByData"] for k in study_view(["mixup.alpha"], [], group_axes=False)["groupBy"]["groupByKeys"]] == [
+        "arm"]  # TPE: sampled values are not groups
+    client = MlflowClient(store.uri)
+    exp = client.create_experiment("viewed")
+    StudyTracker(store.uri, exp).save_view(["augment.samples_per_lang", "augment.threshold"], ["dev_acc_avg_targets"])
+    assert json.loads(client.get_experiment(exp).tags[SHARED_VIEW + VIEW_KEY]) == view
+    assert view_url("http://127.0.0.1:5000/", exp) == f"http://127.0.0.1:5000/#/experiments/{exp}/runs?viewStateShareKey={VIEW_KEY}"
+
+
+def test_an_experiment_tag_written_by_a_racing_run_is_not_an_error(store):
+    """MLflow's tag upsert is a read then an insert: a `run` started at the same moment can insert first, and
+    PostgreSQL then refuses this one's insert (seen in CI with eight runs starting at once)."""
+    from mlflow.exceptions import MlflowException
+
+    tracker = StudyTracker(store.uri, store.exp)
+    real = tracker.client.set_experiment_tag
+    calls = []
+
+    def racing(exp, key, value):  # the other run's write lands first, then ours fails as the insert would
+        calls.append(key)
+        if len(calls) == 1:
+            real(exp, key, value)
+            raise MlflowException("duplicate key value violates unique constraint \"experiment_tag_pk\"")
+        real(exp, key, value)
+
+    tracker.client.set_experiment_tag = racing
+    tracker.describe_experiment("what differs between the arms")
+    assert calls == ["mlflow.note.content"]  # after the race the value is there: not written again
+    tracker.describe_experiment("what differs between the arms")
+    assert calls == ["mlflow.note.content"]  # already holds the value: no write at all
+    tracker.describe_experiment("a changed description")
+    assert len(calls) == 2 and tracker.client.get_experiment(store.exp).tags["mlflow.note.content"] == (
+        "a changed description")
+
+    def always(exp, key, value):
+        raise MlflowException("the store is gone")
+
+    tracker.client.set_experiment_tag = always
+    with pytest.raises(MlflowException, match="the store is gone"):  # a store that cannot be written still fails
+        tracker.describe_experiment("another description")
+
+
+def test_a_stopped_worker_leaves_the_parent_to_its_live_run_even_between_cells(store):
+    """Between two cells the `run` that owns the parent has no RUNNING trial (seen in CI): a stopped `worker`
+    must still not end the parent under it; once that `run` is gone, the worker ends it KILLED."""
+    import optuna
+    from mlflow.entities import RunTag
+
+    from harness.liveness import _proc_start
+    from harness.provenance import hostname
+    from harness.scheduler import end_parent_after
+    from harness.tracking.tags import OWNER
+
+    tracker = StudyTracker(store.uri, store.exp)
+    parent = tracker.parent_run(store.study, "rev1", {})
+    study = optuna.create_study()  # no trial RUNNING: the `run` is between cells
+    owner = subprocess.Popen(["sleep", "60"])
+    try:
+        tags = Owner(hostname(), owner.pid, _proc_start(owner.pid)).as_strings()
+        tracker.client.log_batch(parent, tags=[RunTag(OWNER[k], v) for k, v in tags.items()])
+        assert tracker.parent_owner(parent).alive()
+        end_parent_after(KeyboardInterrupt("stopped by SIGTERM"), study, tracker, store.study, parent, lone_worker=True)
+        assert tracker.client.get_run(parent).info.status == "RUNNING"
+    finally:
+        owner.kill()
+        owner.wait()
+    end_parent_after(KeyboardInterrupt("stopped by SIGTERM"), study, tracker, store.study, parent, lone_worker=True)
+    run = tracker.client.get_run(parent)
+    assert run.info.status == "KILLED" and "stopped by SIGTERM" in run.data.tags["salt.error"]
+    tracker.claim_parent(parent)  # `run` itself: its own stop ends the parent it owns
+    assert tracker.parent_owner(parent) == Owner.current()

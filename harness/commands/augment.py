@@ -21,7 +21,7 @@ PREVIEW = {"augment.max_source_examples": 500}  # a preview augments the first 5
 
 def add_parser(sub) -> None:
     p = sub.add_parser("augment", help="preview self-augmentation for one target language")
-    p.add_argument("--task", default="synthetic-nli", choices=list(TASKS))
+    p.add_argument("--task", default="synthetic-nli", choices=list(TASKS), help="the task (default synthetic-nli)")
     p.add_argument("--data-dir", help="local directory with the released files (real tasks); default: the hub")
     p.add_argument("--lang", required=True, help="target language to preview")
     add_setting_flags(p, FLAGS, _defaults())

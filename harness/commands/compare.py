@@ -18,7 +18,7 @@ from salt.data.tasks import TASKS
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="train each arm for each seed and print per-language accuracy")
-    p.add_argument("--task", default="synthetic-nli", choices=list(TASKS))
+    p.add_argument("--task", default="synthetic-nli", choices=list(TASKS), help="the task (default synthetic-nli)")
     p.add_argument("--model", default=None, help="default: synthetic:<world> for synthetic tasks, "
                    "bert-base-multilingual-cased otherwise")
     p.add_argument("--world", default="default", help="synthetic world preset (default: default)")

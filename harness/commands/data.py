@@ -11,7 +11,7 @@ def add_parser(sub) -> None:
     data = sub.add_parser("data", help="inspect task data")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     p = data_sub.add_parser("describe", help="per-split, per-language row counts and label distributions")
-    p.add_argument("--task", required=True, choices=list(TASKS))
+    p.add_argument("--task", required=True, choices=list(TASKS), help="the task whose data to describe")
     p.add_argument("--data-dir", type=Path, help="local directory with the released files (default: the hub)")
     p.add_argument("--hub-id", help="override the task's datasets id")
     p.add_argument("--world", default="default", help="synthetic world preset (synthetic tasks; default: default)")

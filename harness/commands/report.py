@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness.text import count
+
 # Kept literal so `salt-harness --help` does not import scipy; tests check them against the implementations.
 TESTS = ("t", "wilcoxon", "sign-flip", "welch", "bootstrap", "ar")
 FORMATS = ("md", "latex", "csv")
@@ -28,7 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--test", choices=TESTS, default="t",
                    help="t (paired t over seeds, default), wilcoxon, sign-flip, welch (unpaired); "
                         "bootstrap or ar (per-example, stratified by seed)")
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the tests and marks")
     p.add_argument("--correction", choices=CORRECTIONS, default="holm",
                    help="multiple-comparison correction within a family (default holm)")
     p.add_argument("--family", choices=FAMILIES, default="table",
@@ -37,7 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("--paper", action="store_true",
                    help="with --format latex, print the paper's compact main table (table*, arms x languages) "
                         "instead of the appendix of every comparison; both are written")
-    p.add_argument("--split", choices=["test", "dev"], default="test")
+    p.add_argument("--split", choices=["test", "dev"], default="test", help="the split whose accuracy is compared")
     p.add_argument("--compare", nargs=2, action="append", metavar=("ARM_A", "ARM_B"),
                    help="compare A with B (repeatable); `arm:setting=value` fixes a setting, e.g. "
                         "salt:samples_per_lang=500. Default: every arm vs the baseline, each arm vs its controls")
@@ -46,8 +48,11 @@ def add_parser(sub) -> None:
                    "default: the study file as it is now")
     p.add_argument("--smoke", action="store_true", help="report the study's --smoke run")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the study's store)")
-    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-plots", action="store_true", help="tables only, no plots")
     p.add_argument("--no-log", action="store_true", help="do not attach the files to the study's MLflow parent run")
+    p.add_argument("--findings", action="store_true",
+                   help="also write FINDINGS.md into --out: what was run and what the sample-count curves say, in "
+                        "words with their uncertainty (needs an augment.samples_per_lang axis)")
     p.set_defaults(func=report_cmd)
 
 
@@ -78,6 +83,12 @@ def report_cmd(args) -> int:
     out = args.out or Path("reports") / spec.name
     formats = (args.format,) if args.format else FORMATS
     paths = write_report(report, out, formats, plots=not args.no_plots)
+    if args.findings:
+        from harness.report.findings import render_findings
+
+        findings = Path(out) / "FINDINGS.md"
+        findings.write_text(render_findings(report, spec.description), encoding="utf-8")
+        paths.append(findings)
     if not args.no_log:
         log_to_mlflow(report, paths)
     shown = args.format or "md"
@@ -86,6 +97,6 @@ def report_cmd(args) -> int:
         texts = {name: text for name, text in texts.items() if (name == "main.tex") == args.paper}
     sys.stdout.write("\n\n".join(f"# {name}\n{text}" if shown == "csv" else text for name, text in texts.items()))
     sys.stdout.write("\n")
-    print(f"wrote {len(paths)} files to {out}" + ("" if args.no_log else " and to the study's MLflow parent run"),
+    print(f"wrote {count(len(paths), 'file')} to {out}" + ("" if args.no_log else " and to the study's MLflow parent run"),
           file=sys.stderr)
     return 0

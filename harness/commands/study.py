@@ -1,17 +1,17 @@
-"""`salt-harness run | worker | validate | status | ui`: the study commands."""
+"""`salt-harness run | worker | validate | status`: the study commands."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 from harness.study import DEFAULT_MAX_CELLS
+from harness.text import count
 
 
 def add_parser(sub) -> None:
     run = sub.add_parser("run", help="run (or resume) a study: Optuna drives the trainer, MLflow records")
-    run.add_argument("study", type=Path)
+    run.add_argument("study", type=Path, help="the study file (studies/*.yaml)")
     run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     run.add_argument("--storage", help="Optuna storage URL (default: a journal file in the study's mlruns/)")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite database in mlruns/)")
@@ -27,30 +27,23 @@ def add_parser(sub) -> None:
     wk.add_argument("--storage", required=True, help="the study's Optuna storage URL (e.g. postgresql://...)")
     wk.add_argument("--tracking-uri", required=True, help="the MLflow tracking URI (e.g. http://mlflow-host:5000)")
     wk.add_argument("--revision", help="the revision to work on (default: the latest that `run` created)")
-    wk.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
-    wk.add_argument("--quiet", action="store_true")
+    wk.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    wk.add_argument("--quiet", action="store_true", help="no progress lines")
     wk.set_defaults(func=worker_cmd)
 
     val = sub.add_parser("validate", help="check study files, their model and objective; nothing runs or is written")
-    val.add_argument("studies", type=Path, nargs="+")
+    val.add_argument("studies", type=Path, nargs="+", help="one or more study files")
     val.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS,
                      help=f"refuse a grid with more cells than this (default {DEFAULT_MAX_CELLS:,})")
     val.set_defaults(func=validate_cmd)
 
     st = sub.add_parser("status", help="cells by state, per arm, of the study's current (or a given) revision")
-    st.add_argument("study", type=Path)
-    st.add_argument("--storage")
+    st.add_argument("study", type=Path, help="the study file")
+    st.add_argument("--storage", help="Optuna storage URL (default: the journal file in the study's mlruns/optuna/)")
     st.add_argument("--revision", help="an earlier revision (a prefix of its id): see `status` for the list")
-    st.add_argument("--smoke", action="store_true")
-    st.add_argument("--json", action="store_true")
+    st.add_argument("--smoke", action="store_true", help="the study's --smoke run")
+    st.add_argument("--json", action="store_true", help="the summary as JSON")
     st.set_defaults(func=status_cmd)
-
-    ui = sub.add_parser("ui", help="the MLflow UI on the study's store")
-    ui.add_argument("study", type=Path)
-    ui.add_argument("--port", type=int, default=5000)
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--tracking-uri")
-    ui.set_defaults(func=ui_cmd)
 
 
 def _workers(n: int) -> int:
@@ -85,8 +78,10 @@ def worker_cmd(args) -> int:
 
 
 def exit_code(summary: dict) -> int:
-    """1 when cells failed or are missing; cells still running on other workers are not a failure."""
-    bad = sum(n for states in summary["by_arm"].values() for s, n in states.items() if s in ("FAIL", "MISSING"))
+    """1 when cells failed, are missing or still wait (a stopped worker queued its cell again); cells still
+    running on other workers are not a failure."""
+    bad = sum(n for states in summary["by_arm"].values() for s, n in states.items()
+              if s in ("FAIL", "MISSING", "WAITING"))
     return 1 if bad else 0
 
 
@@ -103,11 +98,12 @@ def validate_cmd(args) -> int:
             continue
         if spec.sampler.type == "grid":
             n = len(spec.cells())
-            print(f"{path}: ok: study {spec.name!r} revision {spec.revision}, {n} cells ({len(spec.arms)} arms, "
-                  f"{len(spec.axes)} axes, {len(spec.seeds)} seeds), task {spec.base.task}, model {spec.base.model}")
+            print(f"{path}: ok: study {spec.name!r} revision {spec.revision}, {count(n, 'cell')} "
+                  f"({count(len(spec.arms), 'arm')}, {count(len(spec.axes), 'axis')}, {count(len(spec.seeds), 'seed')}), "
+                  f"task {spec.base.task}, model {spec.base.model}")
         else:
-            print(f"{path}: ok: study {spec.name!r} revision {spec.revision}, TPE over {len(spec.axes)} axes, "
-                  f"{spec.sampler.n_trials} trials")
+            print(f"{path}: ok: study {spec.name!r} revision {spec.revision}, TPE over {count(len(spec.axes), 'axis')}, "
+                  f"{count(spec.sampler.n_trials, 'trial')}")
     return 2 if failed else 0
 
 
@@ -142,16 +138,5 @@ def status_cmd(args) -> int:
     print(format_summary(summary))
     if others:
         print("other revisions in this store (`--revision REV`): "
-              + ", ".join(f"{r.revision} ({r.created}, {r.n_trials} trials)" for r in others))
+              + ", ".join(f"{r.revision} ({r.created}, {count(r.n_trials, 'trial')})" for r in others))
     return 0
-
-
-def ui_cmd(args) -> int:
-    from harness.storage import locate
-    from harness.study import prepare_spec
-
-    loc = locate(prepare_spec(args.study, check=False), tracking_uri=args.tracking_uri)
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", loc.tracking_uri,
-           "--host", args.host, "--port", str(args.port)]
-    print(f"MLflow UI for study {args.study} at http://{args.host}:{args.port} (store {loc.tracking_uri})", flush=True)
-    return subprocess.call(cmd)

@@ -96,8 +96,47 @@ class ComparisonTable:
 PredictionsFor = Callable[[str], pd.DataFrame]  # run id -> per-example predictions
 
 
+class Sides:
+    """The scores frame split once by (arm, setting) and then by language, with each side's per-seed scores
+    and run summaries kept. A curve with hundreds of sample counts makes hundreds of comparisons against the
+    same control; filtering the whole frame for each one was most of `report`'s time."""
+
+    def __init__(self, scores: pd.DataFrame):
+        self.none = scores.iloc[:0]
+        self._sides = dict(iter(scores.groupby(["arm", "setting"], sort=False, observed=True)))
+        self._cache: dict[tuple, object] = {}
+
+    def _memo(self, key: tuple, make: Callable[[], object]):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def side(self, arm: str, setting: str) -> pd.DataFrame:
+        return self._sides.get((arm, setting), self.none)
+
+    def lang(self, arm: str, setting: str, lang: str) -> pd.DataFrame:
+        langs = self._memo(("langs", arm, setting), lambda: dict(iter(self.side(arm, setting).groupby(
+            "lang", sort=False))))
+        return langs.get(lang, self.none)
+
+    def series(self, arm: str, setting: str, lang: str) -> pd.Series:
+        """Score by seed."""
+        return self._memo(("series", arm, setting, lang), lambda: _series(self.lang(arm, setting, lang)))
+
+    def describe(self, arm: str, setting: str, lang: str, confidence: float):
+        return self._memo(("describe", arm, setting, lang, confidence),
+                          lambda: describe(self.series(arm, setting, lang).to_numpy(), confidence))
+
+    def updates(self, arm: str, setting: str) -> float:
+        return self._memo(("updates", arm, setting), lambda: _mean(self.side(arm, setting), "steps"))
+
+    def degenerate(self, arm: str, setting: str) -> list[str]:
+        return self._memo(("degenerate", arm, setting), lambda: _degenerate(self.side(arm, setting), arm))
+
+
 def _series(frame: pd.DataFrame) -> pd.Series:
-    return frame.set_index("seed")["score"].sort_index()
+    return pd.Series(frame["score"].to_numpy(), index=pd.Index(frame["seed"].to_numpy(), name="seed"),
+                     name="score").sort_index()
 
 
 def _kind(row: str, source: str | None) -> str:
@@ -138,19 +177,21 @@ def _interval(res, sa: pd.Series, sb: pd.Series, opts: Options) -> dict:
     return {"diff_low": math.nan, "diff_high": math.nan, "ci": ""}
 
 
-def analyse(comp: Comparison, scores: pd.DataFrame, rows: list[str], source: str | None, opts: Options,
+def analyse(comp: Comparison, scores: pd.DataFrame | Sides, rows: list[str], source: str | None, opts: Options,
             predictions: PredictionsFor | None = None) -> ComparisonTable:
-    """The table of one comparison, from the long `scores` frame of `harness.report.collect.scores`."""
+    """The table of one comparison, from the long `scores` frame of `harness.report.collect.scores` (or its
+    `Sides`, built once for many comparisons)."""
     if opts.example_level and predictions is None:
         raise ValueError(f"--test {opts.test} needs per-example predictions")
-    side_a = scores[(scores["arm"] == comp.a) & (scores["setting"] == comp.setting_a)]
-    side_b = scores[(scores["arm"] == comp.b) & (scores["setting"] == comp.setting_b)]
+    sides = scores if isinstance(scores, Sides) else Sides(scores)
+    side_a, side_b = sides.side(comp.a, comp.setting_a), sides.side(comp.b, comp.setting_b)
     langs = [r for r in rows if r not in AVERAGES]
     out, dominance = [], []
     for row in rows:
-        a, b = side_a[side_a["lang"] == row], side_b[side_b["lang"] == row]
-        sa, sb = _series(a), _series(b)
-        da, db = describe(sa.to_numpy(), opts.confidence), describe(sb.to_numpy(), opts.confidence)
+        a, b = sides.lang(comp.a, comp.setting_a, row), sides.lang(comp.b, comp.setting_b, row)
+        sa, sb = sides.series(comp.a, comp.setting_a, row), sides.series(comp.b, comp.setting_b, row)
+        da = sides.describe(comp.a, comp.setting_a, row, opts.confidence)
+        db = sides.describe(comp.b, comp.setting_b, row, opts.confidence)
         notes = []
         for frame, arm, setting in ((side_a, comp.a, comp.setting_a), (side_b, comp.b, comp.setting_b)):
             if frame.empty:
@@ -191,8 +232,8 @@ def analyse(comp: Comparison, scores: pd.DataFrame, rows: list[str], source: str
     conj = (multiple.partial_conjunction(p_family, opts.alpha, opts.conjunction)
             if np.isfinite(p_family).any() else None)
     return ComparisonTable(comp, frame, opts, dominance, conj,
-                           updates=(_mean(side_a, "steps"), _mean(side_b, "steps")),
-                           degenerate=_degenerate(side_a, comp.a) + _degenerate(side_b, comp.b))
+                           updates=(sides.updates(comp.a, comp.setting_a), sides.updates(comp.b, comp.setting_b)),
+                           degenerate=sides.degenerate(comp.a, comp.setting_a) + sides.degenerate(comp.b, comp.setting_b))
 
 
 def _mean(side: pd.DataFrame, column: str) -> float:

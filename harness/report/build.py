@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report import collect, latex, tables
-from harness.report.analysis import ComparisonTable, Options, analyse
-from harness.report.comparisons import Comparison, default_comparisons, pairs
+from harness.report.analysis import ComparisonTable, Options, Sides, analyse
+from harness.report.answer import CurveAnswer, answer
+from harness.report.comparisons import Comparison, default_comparisons, named_pairs
 from harness.report.curves import has_samples_axis, sample_curves
 from harness.report.families import finalize
 from harness.tracking.readback import Reader, TrialRun
@@ -37,7 +38,10 @@ class Report:
     draws: pd.DataFrame | None = None  # draw vs seed spread of arms run with several draws per seed
     settings: dict = field(default_factory=dict)  # (arm, setting label) -> typed settings, for readable labels
     contaminated: bool = False  # some run's vocabularies came from evaluation text
+    answer: CurveAnswer | None = None  # what the sample-count curves say (harness.report.answer)
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None  # first run's start, last run's end
     files: list[Path] = field(default_factory=list)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # format -> rendered files (render)
 
 
 def build_report(runs: list[TrialRun], study: str, revision: str, languages: list[str], source: str | None,
@@ -60,21 +64,26 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
     typed = collect.settings_by_label(runs)
     rows = collect.row_order(scores, languages)
     if compare:
-        comps: list[Comparison] = [c for a, b in compare for c in pairs(scores, typed, a, b)]
+        comps: list[Comparison] = named_pairs(scores, typed, compare, arms)
     else:
         comps = default_comparisons(scores, typed, arms)
     if opts.example_level and predictions is None:
         if not tracking_uri:
             raise ValueError(f"--test {opts.test} reads per-example predictions from MLflow: give a tracking URI")
         predictions = _predictions_reader(tracking_uri)
-    built = [analyse(c, scores, rows, source, opts, predictions) for c in comps]
+    sides = Sides(scores)
+    built = [analyse(c, sides, rows, source, opts, predictions) for c in comps]
     finalize(built, opts)
     curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
+    curve_answer = answer(scores, rows, opts) if curves is not None else None
     raw = collect.draw_scores(runs, languages, opts.split)
     draws = collect.draw_components(raw, rows) if raw["draw"].notna().any() else None
+    starts = [r.start_time for r in runs if r.start_time is not None and not pd.isna(r.start_time)]
+    ends = [r.end_time for r in runs if r.end_time is not None and not pd.isna(r.end_time)]
+    period = (min(starts), max(ends)) if starts and ends else None
     return Report(study, revision, tracking_uri, opts, len({r.run_id for r in runs}),
                   collect.arm_order(scores["arm"].unique()), sorted(scores["seed"].unique().tolist()), rows, source,
-                  scores, built, curves, expected_runs, draws, typed, bool(scores["contaminated"].any()))
+                  scores, built, curves, expected_runs, draws, typed, bool(scores["contaminated"].any()), curve_answer, period)
 
 
 def _predictions_reader(tracking_uri: str):
@@ -91,11 +100,22 @@ def _predictions_reader(tracking_uri: str):
 
 
 def render(report: Report, fmt: str) -> dict[str, str]:
-    """File name -> text for one format."""
+    """File name -> text for one format; rendered once per report (the files, the HTML page and stdout share it)."""
+    if fmt not in report.texts:
+        report.texts[fmt] = _render(report, fmt)
+    return report.texts[fmt]
+
+
+def _render(report: Report, fmt: str) -> dict[str, str]:
     if fmt == "md":
         return {"report.md": tables.render_markdown(report)}
-    if fmt == "latex":  # the paper's main table and the appendix of every comparison
-        return {"main.tex": latex.render_paper(report), "report.tex": latex.render_appendix(report)}
+    if fmt == "latex":  # the paper's main table and the appendix of every comparison (and the curve's answer)
+        out = {"main.tex": latex.render_paper(report), "report.tex": latex.render_appendix(report)}
+        if report.answer is not None and not report.answer.differences.empty:
+            from harness.report.answer_text import render_latex
+
+            out["curve.tex"] = render_latex(report.answer, report.options.split)
+        return out
     if fmt == "csv":
         return tables.render_csv(report)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -110,10 +130,18 @@ def write_report(report: Report, out: Path, formats=FORMATS, plots: bool = True)
             (out / name).write_text(text, encoding="utf-8")
             paths.append(out / name)
     if plots:
-        from harness.report.plots import plot_forest, plot_samples
+        from harness.report.plots import plot_differences, plot_forest, plot_samples
 
         paths += plot_samples(report.curves, out, report.options.split, report.source)
+        paths += plot_differences(report.answer, out, report.options.split)
         paths += plot_forest(report.tables, out)
+        if "md" in formats:  # one file with everything, for a browser and the MLflow UI
+            from harness.report.html import render_html
+
+            page = out / "report.html"
+            page.write_text(render_html(f"Study {report.study} ({report.revision})", render(report, "md")["report.md"],
+                                        paths), encoding="utf-8")
+            paths.append(page)
     report.files = paths
     return paths
 

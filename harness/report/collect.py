@@ -15,6 +15,7 @@ import pandas as pd
 
 from harness.records import NO_SETTING, Cell, canonical, setting_label
 from harness.tracking.readback import Reader, TrialRun
+from harness.tracking.results import read_aug_metric
 from harness.tracking.tags import CONTAMINATED, DEGENERATE, REVISION
 from salt.arms import ARMS, DRAW_KEY
 from salt.config import display_value
@@ -84,7 +85,7 @@ def _rank(settings: tuple, axes: dict) -> tuple:
 
 def _effective_n(run: TrialRun, languages: list[str]) -> float:
     """Augmented examples the run really trained on per target language (mean): not the nominal N."""
-    counts = [run.metrics[f"aug.{lang}.n_selected"] for lang in languages[1:] if f"aug.{lang}.n_selected" in run.metrics]
+    counts = [n for lang in languages[1:] if (n := read_aug_metric(run.metrics, lang, "n_selected")) is not None]
     return float(sum(counts) / len(counts)) if counts else math.nan
 
 

@@ -79,6 +79,24 @@ def _fixed(arm: str, text: str, per_arm: dict[str, list[str]], typed: Typed) -> 
     return found
 
 
+def named_pairs(scores: pd.DataFrame, typed: Typed, compare: list[tuple[str, str]],
+                declared: list[str] | None = None) -> list[Comparison]:
+    """The comparisons `--compare A B` names. Each arm must be one of the study's (`declared`) and have
+    finished runs: a table of an arm that is not there would only say so, and the report would look done."""
+    per_arm = settings(scores)
+    known = list(declared or per_arm)
+    for a, b in compare:
+        for arm in (a.partition(":")[0], b.partition(":")[0]):
+            if arm not in known:
+                raise ValueError(f"--compare {a} {b}: unknown arm {arm!r}: not one of this study's arms "
+                                 f"({', '.join(known)})")
+            if arm not in per_arm:
+                raise ValueError(f"--compare {a} {b}: arm {arm!r} has no finished run in this revision yet: run the "
+                                 "study to completion (`salt-harness status STUDY` shows what is missing) or compare "
+                                 f"arms that have runs: {', '.join(per_arm) or 'none yet'}")
+    return [c for a, b in compare for c in pairs(scores, typed, a, b)]
+
+
 def pairs(scores: pd.DataFrame, typed: Typed, a: str, b: str, strict: bool = True) -> list[Comparison]:
     """A against B at each of A's settings (`arm:k=v` fixes some); an arm without runs still gives one
     comparison, whose table says so. `strict`: a B with runs but no matching setting is an error."""

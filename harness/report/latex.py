@@ -85,20 +85,18 @@ def render_paper(report: Report) -> str:
     languages = [r for r in report.rows if r != "avg"]
     headers = [r if r != AVG_TARGETS else "Avg." for r in languages]
     with_n = report.curves is not None
+    # Series.mean of each group, as a filter would give (groupby's own mean sums in another order: a 60.75
+    # could print as 60.7 one way and 60.8 the other)
+    means = {k: float(g.mean()) for k, g in report.scores.groupby(["arm", "setting", "lang"], sort=False)["score"]}
     rows = []
     for arm, labels in arm_settings(report.scores).items():
         for setting in labels:
             table = tables.get((arm, setting))
+            marks = {} if table is None else dict(zip(table.rows["row"], table.rows["mark"]))
             cells = []
             for lang in languages:
-                part = report.scores[(report.scores["arm"] == arm) & (report.scores["setting"] == setting)
-                                     & (report.scores["lang"] == lang)]
-                mean = float(part["score"].mean()) if len(part) else float("nan")
-                mark = ""
-                if table is not None:
-                    row = table.rows[table.rows["row"] == lang]
-                    mark = row["mark"].iloc[0] if len(row) else ""
-                cells.append((mean, "*" if "*" in mark else ""))
+                mean = float(means.get((arm, setting, lang), float("nan")))
+                cells.append((mean, "*" if "*" in marks.get(lang, "") else ""))
             rows.append((paper_label(arm, report.settings.get((arm, setting), ())), cells))
     best = {}  # column -> row index of a significant best
     for j in range(len(languages)):

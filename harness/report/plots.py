@@ -102,6 +102,44 @@ def plot_samples(curves: pd.DataFrame, out: Path, split: str, source: str | None
     return paths
 
 
+def plot_differences(answer, out: Path, split: str) -> list[Path]:
+    """Strategy minus each control at every N (target average), with its interval; filled markers where the
+    difference is above zero after the family's correction (curve_differences.png)."""
+    if answer is None or answer.differences.empty:
+        return []
+    d = answer.differences[answer.differences["row"] == AVG_TARGETS]
+    if d.empty:
+        return []
+    fig = Figure(figsize=(5.6, 3.8), layout="constrained")
+    ax = fig.subplots()
+    ax.axhline(0, color="black", lw=0.8)
+    for i, ((strategy, control, series), pts) in enumerate(d.groupby(["strategy", "control", "series"], sort=False)):
+        pts = pts.sort_values("n_eff")
+        color = _color(control, i)
+        name = f"{_label(strategy)} − {_label(control)}" + ("" if series == "-" else f" [{series}]")
+        xs = pts["n_eff"].to_numpy()
+        ax.plot(xs, 100 * pts["estimate"], color=color, lw=1.2, label=name)
+        ok = pts["low"].map(_finite) & pts["high"].map(_finite)
+        if ok.any():
+            ax.fill_between(xs[ok.to_numpy()], 100 * pts.loc[ok, "low"], 100 * pts.loc[ok, "high"], color=color,
+                            alpha=0.15, lw=0, label=f"{name}: {answer.interval} 95% interval")
+        sig = pts["significant"].to_numpy(bool)
+        ax.scatter(xs[sig], 100 * pts["estimate"].to_numpy()[sig], color=color, s=22, zorder=3)
+        ax.scatter(xs[~sig], 100 * pts["estimate"].to_numpy()[~sig], facecolors="white", edgecolors=color, s=22,
+                   zorder=3)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlabel("augmented examples per target language (selected; log scale)")
+    ax.set_ylabel(f"difference in {split} accuracy (points)")
+    ax.set_title(f"filled: above zero, {answer.correction}-adjusted p < {answer.alpha:g}", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="best")
+    return _save(fig, out, "curve_differences")
+
+
+def _label(arm: str) -> str:
+    return ARMS[arm].label if arm in ARMS else arm
+
+
 def plot_forest(tables, out: Path) -> list[Path]:
     """Per pair of arms, the gain (points, with its CI) per language; one marker per setting."""
     groups: dict[tuple[str, str], list] = {}

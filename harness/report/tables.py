@@ -158,6 +158,10 @@ def render_markdown(report: Report) -> str:
     out += ["How to read the tables: " + " ".join(legend(report)), ""]
     if report.contaminated:
         out += [CONTAMINATED_NOTE, ""]
+    if report.answer is not None and not report.answer.differences.empty:
+        from harness.report.answer_text import render_markdown as answer_markdown
+
+        out += answer_markdown(report.answer, report.rows, report.source, o.split)
     for table in report.tables:
         header, rows = _drop_empty_note(_header(table), _cells(table))
         out += [f"## {table.comparison.label}", ""]
@@ -205,16 +209,12 @@ def samples_cells(report: Report) -> tuple[list[str], list[list[str]]]:
     lines = curves.assign(line=[a if s == "-" else f"{a} [{s}]" for a, s in zip(curves["arm"], curves["series"])])
     names = list(dict.fromkeys(lines["line"]))
     header = ["language", "samples/lang", *names]
+    first = {k: g.iloc[0] for k, g in lines.groupby(["row", "line", "samples"], sort=False)}
     rows = []
-    for row in dict.fromkeys(lines["row"]):
-        sub = lines[lines["row"] == row]
-        base = sub[sub["samples"] == ""]
+    for row, sub in lines.groupby("row", sort=False):
         keys = list(dict.fromkeys(sub[sub["samples"] != ""].sort_values("x", kind="stable")["samples"]))
-        for key in ([""] if not base.empty else []) + keys:
-            cells = []
-            for name in names:
-                hit = sub[(sub["line"] == name) & (sub["samples"] == key)]
-                cells.append(_point(hit.iloc[0]) if len(hit) else "")
+        for key in ([""] if (sub["samples"] == "").any() else []) + keys:
+            cells = [_point(first[row, name, key]) if (row, name, key) in first else "" for name in names]
             rows.append([row_name(row, "source" if row == report.source else "target"),
                          key or "(baseline)", *cells])
     return header, rows
@@ -229,24 +229,21 @@ def _point(p) -> str:
 # --------------------------------------------------------------------------------------------- csv
 
 def comparisons_frame(report: Report) -> pd.DataFrame:
-    parts = []
-    for t in report.tables:
-        c = t.comparison
-        rows = t.rows.copy()
-        shared = "; ".join(t.notes)
-        rows["note"] = ["; ".join(x for x in (n, shared) if x) for n in rows["note"]]
-        rows.insert(0, "comparison", c.label)
-        for i, (k, v) in enumerate((("arm_a", c.a), ("setting_a", c.setting_a), ("arm_b", c.b),
-                                     ("setting_b", c.setting_b), ("split", t.options.split))):
-            rows.insert(1 + i, k, v)
-        rows["updates_a"], rows["updates_b"] = t.updates
-        rows["degenerate"] = "; ".join(t.degenerate)
-        rows["correction"] = t.options.correction
-        rows["family"] = t.family
-        rows["aso_alpha"] = t.aso_alpha
-        rows["languages_with_effect"] = t.conjunction.count if t.conjunction else math.nan
-        parts.append(rows)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    """Every table's rows, each with its comparison's identity before and its family and counts after."""
+    if not report.tables:
+        return pd.DataFrame()
+    lead = ["comparison", "arm_a", "setting_a", "arm_b", "setting_b", "split"]
+    per_table = pd.DataFrame([{
+        "comparison": t.comparison.label, "arm_a": t.comparison.a, "setting_a": t.comparison.setting_a,
+        "arm_b": t.comparison.b, "setting_b": t.comparison.setting_b, "split": t.options.split,
+        "updates_a": t.updates[0], "updates_b": t.updates[1], "degenerate": "; ".join(t.degenerate),
+        "correction": t.options.correction, "family": t.family, "aso_alpha": t.aso_alpha,
+        "languages_with_effect": t.conjunction.count if t.conjunction else math.nan, "shared": "; ".join(t.notes),
+    } for t in report.tables])
+    per_row = per_table.loc[per_table.index.repeat([len(t.rows) for t in report.tables])].reset_index(drop=True)
+    rows = pd.concat([t.rows for t in report.tables], ignore_index=True)
+    rows["note"] = ["; ".join(x for x in (n, shared) if x) for n, shared in zip(rows["note"], per_row.pop("shared"))]
+    return pd.concat([per_row[lead], rows, per_row.drop(columns=lead)], axis=1)
 
 
 def render_csv(report: Report) -> dict[str, str]:
@@ -256,4 +253,9 @@ def render_csv(report: Report) -> dict[str, str]:
         out["samples.csv"] = report.curves.to_csv(index=False)
     if report.draws is not None and not report.draws.empty:
         out["draws.csv"] = report.draws.to_csv(index=False)
+    if report.answer is not None and not report.answer.differences.empty:
+        out["curve_differences.csv"] = report.answer.differences.to_csv(index=False)
+        out["curve_auc.csv"] = report.answer.auc.to_csv(index=False)
+        out["curve_auc_differences.csv"] = report.answer.auc_differences.to_csv(index=False)
+        out["curve_smallest_n.csv"] = report.answer.smallest.to_csv(index=False)
     return out

@@ -20,6 +20,11 @@ from harness.tracking.results import PREDICTIONS
 from harness.tracking.tags import ERROR, OWNER, PARENT_TAG, REVISION, ROLE, STUDY, member_tag, quote
 
 
+def tagged_owner(tags: Mapping[str, str]) -> Owner:
+    """The owner a run's tags record (harness.tracking.tags.OWNER)."""
+    return Owner.from_strings({k: tags.get(tag) for k, tag in OWNER.items()})
+
+
 def _time(ms: int | None) -> pd.Timestamp:
     return pd.to_datetime(ms, unit="ms", utc=True) if ms else pd.NaT
 
@@ -46,7 +51,7 @@ class TrialRun:
 
     @property
     def owner(self) -> Owner:
-        return Owner.from_strings({k: self.tags.get(tag) for k, tag in OWNER.items()})
+        return tagged_owner(self.tags)
 
     @property
     def error(self) -> str | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 PREDICTIONS = ("predictions.parquet", "predictions.csv.gz")
+MANIFEST = "manifest.csv"  # every selected augmented example (salt.augment.manifest)
 SAMPLE_PER_LANG = 20  # augmented examples per language kept in the augmented_sample.jsonl artifact
 
 
@@ -17,6 +18,17 @@ def as_float(value: Any) -> float | None:
         return None
 
 
+def aug_metric(lang: str, stat: str) -> str:
+    """`aug/fr/n_selected`: MLflow groups metrics by the part before `/`, so the per-language augmentation
+    statistics get their own chart section and the accuracies (no `/`) come first."""
+    return f"aug/{lang}/{stat}"
+
+
+def read_aug_metric(metrics: dict[str, float], lang: str, stat: str) -> float | None:
+    """The statistic from a run of this version or of one before the `/` names (`aug.fr.n_selected`)."""
+    return metrics.get(aug_metric(lang, stat), metrics.get(f"aug.{lang}.{stat}"))
+
+
 def result_metrics(result: Any) -> dict[str, float]:
     """The summary metrics of a RunResult (step 0): its flat metrics, counts, timings, augmentation stats."""
     train, aug = result.train, result.augmentation
@@ -24,10 +36,13 @@ def result_metrics(result: Any) -> dict[str, float]:
     out.update(train_steps=train.steps, examples_seen=getattr(train, "examples_seen", None), best_step=train.best_step,
                n_source=train.n_source,
                n_augmented=train.n_augmented, wall_seconds=result.seconds, train_seconds=train.seconds)
+    for stage in getattr(train, "stages", []):
+        out.update({f"stage/{stage['name']}/steps": stage["steps"],
+                    f"stage/{stage['name']}/examples_seen": stage["examples_seen"]})
     if aug is not None:
         out.update(aug_seconds=getattr(aug, "seconds", None), aug_forward_rows=getattr(aug, "forward_rows", None))
         for lang, stats in aug.stats.items():
-            out.update({f"aug.{lang}.{k}": v for k, v in stats.items()})
+            out.update({aug_metric(lang, k): v for k, v in stats.items()})
     return {k: f for k, v in out.items() if (f := as_float(v)) is not None}
 
 
@@ -48,10 +63,17 @@ def write_artifacts(out: Path, result: Any, render: Callable[[list[int]], list[s
         {"stats": aug.stats, "n_examples": {lang: len(v) for lang, v in aug.examples.items()},
          "forward_rows": getattr(aug, "forward_rows", None), "seconds": getattr(aug, "seconds", None),
          "cached": getattr(aug, "cached", None)}, indent=1, default=float))
+    sample_manifest(aug).to_csv(out / MANIFEST, index=False)
     with (out / "augmented_sample.jsonl").open("w", encoding="utf-8") as f:
         for lang, examples in aug.examples.items():
             for a in examples[:SAMPLE_PER_LANG]:
                 f.write(json.dumps(_augmented_record(a, render), ensure_ascii=False) + "\n")
+
+
+def sample_manifest(aug: Any):
+    from salt.augment.manifest import manifest
+
+    return manifest(aug.examples)
 
 
 def _augmented_record(a: Any, render: Callable[[list[int]], list[str]] | None) -> dict:

@@ -9,21 +9,23 @@ import json
 import logging
 import tempfile
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
 from filelock import FileLock
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 
 from harness import provenance
 from harness.liveness import Owner
-from harness.tracking.readback import Reader
-from harness.tracking.results import as_float, result_metrics, write_artifacts
+from harness.tracking.readback import Reader, tagged_owner
+from harness.tracking.results import MANIFEST, as_float, result_metrics, sample_manifest, write_artifacts
 from harness.tracking.store import sqlite_path
-from harness.tracking.tags import (DEGENERATE, ERROR, MAX_ERROR, NOTE, OWNER, PARENT_TAG, REVISION, ROLE, STUDY,
-                                   member_tag, param_str, tag_str, truncate)
+from harness.tracking.tags import (DEGENERATE, ERROR, MANIFEST_TAG, MAX_ERROR, NOTE, OWNER, PARENT_TAG, REVISION,
+                                   ROLE, STUDY, member_tag, param_str, tag_str, truncate)
 
 log = logging.getLogger(__name__)
 PARENT_SETTLE_S = 2.0  # tracking servers only: how long parent creators wait before agreeing on the oldest
@@ -97,8 +99,60 @@ class StudyTracker:
             return nullcontext()
         return FileLock(str(self._db) + ".lock", timeout=300)
 
-    def finish_parent(self, run_id: str, status: str = "FINISHED") -> None:
-        self.client.set_terminated(run_id, _status(status, ("FINISHED", "FAILED", "KILLED")))
+    def describe_experiment(self, description: str) -> None:
+        """The study's `description` as the experiment's description in the MLflow UI."""
+        if description:
+            self._tag_experiment(NOTE, description)
+
+    def save_view(self, axes: list[str], metrics: list[str], group_axes: bool = True) -> None:
+        """The runs table grouped by arm and axes, as the experiment's shared view (harness.tracking.view)."""
+        from harness.tracking.view import study_view, view_tag
+
+        self._tag_experiment(*view_tag(study_view(axes, metrics, group_axes)))
+
+    def _tag_experiment(self, key: str, value: str, tries: int = 3) -> None:
+        """Set an experiment tag unless it already holds `value`. `run`s started at once on a fresh store all
+        write the same tags, and MLflow's upsert (a read, then an insert) lets two inserts race: PostgreSQL
+        refuses the second (a unique-key violation), after which the row exists and a retry updates it."""
+        for attempt in range(tries):
+            if self.client.get_experiment(self.experiment_id).tags.get(key) == value:
+                return
+            try:
+                self.client.set_experiment_tag(self.experiment_id, key, value)
+                return
+            except MlflowException:
+                if attempt == tries - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def log_summary(self, parent_id: str, study: str, revision: str, metrics: list[str]) -> dict[str, float]:
+        """Per arm and setting, mean/std/n over the revision's finished runs of `metrics`, on the parent run."""
+        from harness.tracking.study_summary import summary_metrics
+
+        values = summary_metrics(self.reader.trial_runs(study, revision=revision), metrics)
+        now = int(time.time() * 1000)
+        for chunk in _chunks([Metric(k, v, now, 0) for k, v in values.items()], 1000):
+            self.client.log_batch(parent_id, metrics=chunk, synchronous=True)
+        return values
+
+    def claim_parent(self, run_id: str) -> None:
+        """Record this process (`run`) as the parent's owner: it ends the parent when its work ends, so a
+        stopped `worker` leaves the parent to it while it lives (`parent_owner`)."""
+        with self._lock():  # on SQLite, one writer at a time while every `run` starts (as for `parent_run`)
+            self.client.log_batch(run_id, tags=[RunTag(OWNER[k], v) for k, v in Owner.current().as_strings().items()],
+                                  synchronous=True)
+
+    def parent_owner(self, run_id: str) -> Owner:
+        return tagged_owner(self.client.get_run(run_id).data.tags)
+
+    def finish_parent(self, run_id: str, status: str = "FINISHED", reason: str | None = None) -> None:
+        """End the parent run; FAILED or KILLED say why (tag salt.error), which a later FINISHED clears."""
+        status = _status(status, ("FINISHED", "FAILED", "KILLED"))
+        if reason:
+            self.client.set_tag(run_id, ERROR, truncate(reason, MAX_ERROR))
+        elif ERROR in self.client.get_run(run_id).data.tags:
+            self.client.delete_tag(run_id, ERROR)
+        self.client.set_terminated(run_id, status)
 
     # ---- trials
     def start_trial(self, parent_id: str, name: str, params: dict[str, Any], tags: dict | None = None,
@@ -154,10 +208,29 @@ class StudyTracker:
             self.client.log_batch(run_id, metrics=chunk, synchronous=True)
         if getattr(result, "degenerate", None):
             self.client.set_tag(run_id, DEGENERATE, tag_str(json.dumps(result.degenerate)))
+        if getattr(result, "augmentation", None) is not None:
+            self._log_manifest(run_id, result.augmentation)
         with tempfile.TemporaryDirectory(prefix="salt-artifacts-") as tmp:
             write_artifacts(Path(tmp), result, render)
             self.client.log_artifacts(run_id, tmp)
         self.client.set_terminated(run_id, "FINISHED")
+
+    def _log_manifest(self, run_id: str, aug: Any) -> None:
+        """The selected augmented examples as an MLflow dataset input (the UI's Datasets column) and a tag,
+        so runs that trained on the same sample are found by its digest."""
+        import mlflow.data
+        from mlflow.entities import DatasetInput, InputTag
+
+        from salt.augment.manifest import digest
+
+        frame = sample_manifest(aug)
+        key = digest(frame)
+        with warnings.catch_warnings():  # schema inference's hints about integer columns and source guessing
+            warnings.simplefilter("ignore")
+            dataset = mlflow.data.from_pandas(frame, source=MANIFEST, name=f"augmented-{key[:12]}", digest=key[:36])
+            entity = dataset._to_mlflow_entity()  # infers the schema (the integer-column hint)
+        self.client.log_inputs(run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "augmented")])])
+        self.client.set_tag(run_id, MANIFEST_TAG, key)
 
     def fail_trial(self, run_id: str, error: str, status: str = "FAILED") -> None:
         """End a trial FAILED (an error) or KILLED (interrupted, pruned); the full text goes to error.txt."""

@@ -63,6 +63,8 @@ def prepare_store(tracking_uri: str, experiment_name: str, artifact_location: st
         except (OSError, sqlite3.Error) as err:
             raise TrackingError(f"cannot write the MLflow store at {db} (tracking URI {tracking_uri}): {err}. "
                                 "Choose a writable directory for mlruns/ or pass another tracking URI.") from err
+    if db is not None and db.is_file():
+        _check_not_copied(db, experiment_name, artifact_location)
     try:
         with lock:
             return _experiment(MlflowClient(tracking_uri), experiment_name, artifact_location)
@@ -74,6 +76,24 @@ def prepare_store(tracking_uri: str, experiment_name: str, artifact_location: st
                 "check the URI, that the server is running, and its credentials (MLFLOW_TRACKING_TOKEN / _USERNAME)")
         raise TrackingError(f"cannot prepare MLflow experiment {experiment_name!r} at {tracking_uri}: "
                             f"{type(err).__name__}: {err}. Fix: {hint}.") from err
+
+
+def _check_not_copied(db: Path, experiment: str, artifact_location: str) -> None:
+    """A copied or moved store still records the original's artifact folder: stop before writing into it.
+    Only for the default layout (artifacts next to the database), the one `relocate` restores."""
+    from harness.tracking.relocate import foreign_roots, own_root
+
+    if artifact_location.rstrip("/") != own_root(db):
+        return
+    try:
+        roots = foreign_roots(db, experiment)
+    except sqlite3.Error:  # not a database yet (or not one of ours): the probe and MLflow say what is wrong
+        return
+    if roots:
+        raise TrackingError(f"{db}: this store keeps its artifacts in {urlparse(roots[0]).path}, outside its own "
+                            f"folder: it was copied or moved from there, and new runs would write into the original. "
+                            f"Run `salt-harness relocate {db.parent}` once to make it independent (nothing recorded "
+                            "is lost), then run again.")
 
 
 def _probe_sqlite(db: Path) -> None:

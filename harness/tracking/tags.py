@@ -9,6 +9,7 @@ NOTE = "mlflow.note.content"  # a run's description in the MLflow UI
 STUDY, ROLE, REVISION, ERROR, TRIAL = "salt.study", "salt.role", "salt.revision", "salt.error", "salt.trial"
 OWNER = {"host": "salt.host", "pid": "salt.pid", "pid_start": "salt.pid_start"}  # harness.liveness.Owner
 DEGENERATE = "salt.degenerate"  # JSON {lang: {requested, selected, pool}}: augmentation fell short
+MANIFEST_TAG = "salt.manifest"  # digest of the selected augmented examples (salt.augment.manifest)
 CONTAMINATED = "salt.contaminated"  # "true": candidate vocabularies from evaluation text
 MEMBER_PREFIX = "salt.member."  # salt.member.<revision> = "1": the run counts for that study revision
 MAX_PARAM = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH

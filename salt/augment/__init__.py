@@ -8,17 +8,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from filelock import FileLock
 from transformers import PreTrainedTokenizerBase
 
-from salt.augment.propose import Proposals, propose
+from salt.augment.budget import requested
+from salt.augment.propose import OFFSETS, POSITIONS, Proposals, propose
 from salt.augment.quality import augmentation_stats
 from salt.augment.switch import Augmented, code_switch, random_substitution, select
 from salt.config import AugmentConfig
@@ -27,7 +29,7 @@ from salt.models import load_mlm, model_fingerprint
 from salt.vocab import LanguageVocab, TokenTable
 
 __all__ = ["Augmented", "AugmentationResult", "augment", "Proposals", "propose"]
-PROPOSALS_VERSION = 2  # 2: the candidates' share of the full softmax (threshold_on: full)
+PROPOSALS_VERSION = 3  # 2: the candidates' share of the full softmax (threshold_on: full); 3: columnar .npy files
 
 
 @dataclass
@@ -37,15 +39,16 @@ class AugmentationResult:
     forward_rows: int  # sequences the MLM ran over (0 when the proposals came from the cache)
     seconds: float
     cached: bool
+    requested: dict[str, int | None] = field(default_factory=dict)  # per language asked for (None: all)
 
-    def shortfalls(self, requested: int | None) -> dict[str, dict[str, int | None]]:
-        """Languages that got no augmented example, or fewer than `requested` (None: all of the pool):
+    def shortfalls(self) -> dict[str, dict[str, int | None]]:
+        """Languages that got no augmented example though some were asked for, or fewer than asked for:
         a cell that is silently a baseline, or plotted at an N it never had."""
         out = {}
         for lang, st in self.stats.items():
-            selected, pool = int(st["n_selected"]), int(st["n_pool"])
-            if selected == 0 or (requested is not None and selected < requested):
-                out[lang] = {"requested": requested, "selected": selected, "pool": pool}
+            selected, pool, asked = int(st["n_selected"]), int(st["n_pool"]), self.requested.get(lang)
+            if (selected == 0 and asked != 0) or (asked is not None and selected < asked):
+                out[lang] = {"requested": asked, "selected": selected, "pool": pool}
         return out
 
 
@@ -61,10 +64,12 @@ def augment(model_name: str, tokenizer: PreTrainedTokenizerBase, src: Encoded, v
     words = [table.scheme.strip(t or "") for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
     examples, stats = {}, {}
     draw = seed if cfg.draw_seed is None else cfg.draw_seed
-    for k, lang in enumerate(targets):
-        rng = np.random.default_rng([draw, k])
-        pool = code_switch(src, props, lang, source_lang, cfg, rng)
-        chosen = select(pool, cfg.samples_per_lang, cfg.selection, rng)
+    rngs = {lang: np.random.default_rng([draw, k]) for k, lang in enumerate(targets)}
+    pools = {lang: code_switch(src, props, lang, source_lang, cfg, rngs[lang]) for lang in targets}
+    counts, asked = requested(cfg, {lang: len(pool) for lang, pool in pools.items()})
+    for lang in targets:
+        rng, pool = rngs[lang], pools[lang]
+        chosen = select(pool, counts[lang], cfg.selection, rng)
         if cfg.substitution in ("random", "random-frequency"):
             chosen = random_substitution(chosen, src, vocabs, source_lang, table, rng,
                                          by_frequency=cfg.substitution == "random-frequency")
@@ -73,33 +78,64 @@ def augment(model_name: str, tokenizer: PreTrainedTokenizerBase, src: Encoded, v
         examples[lang] = chosen
         stats[lang] = augmentation_stats(chosen, pool, src, props, lang, words, (lexicons or {}).get(lang))
     return AugmentationResult(examples, stats, 0 if cached else props.forward_rows,
-                              time.perf_counter() - start, cached)
+                              time.perf_counter() - start, cached, asked)
 
 
 def _cached_proposals(model_name, tokenizer, src, vocabs, table, cfg, neutral, cache_dir, device, progress):
-    def compute() -> Proposals:
+    def compute(wanted, folder=None) -> Proposals:
         model = load_mlm(model_name, None if cache_dir is None else str(cache_dir)).to(device or torch.device("cpu"))
-        return propose(model, tokenizer, src, vocabs, table, cfg.mode, cfg.unit, neutral, cfg.top_k,
-                       cfg.batch_size, progress)
+        return propose(model, tokenizer, src, wanted, table, cfg.mode, cfg.unit, neutral, cfg.top_k,
+                       cfg.batch_size, progress, folder)
 
     if cache_dir is None:
-        return compute(), False
+        return compute(vocabs), False
+    return proposal_cache(proposals_folder(model_name, src, cfg, neutral, cache_dir), vocabs,
+                          lambda wanted, tmp: compute(wanted, tmp).forward_rows)
+
+
+def proposals_folder(model_name: str, src: Encoded, cfg: AugmentConfig, neutral: str, cache_dir: Path) -> Path:
+    """The cache folder of (model, source data, proposal settings); languages are subfolders within."""
     h = hashlib.sha256(json.dumps([PROPOSALS_VERSION, model_fingerprint(model_name, str(cache_dir)), cfg.mode,
                                    cfg.unit, neutral, cfg.top_k]).encode())
     for ids in src.input_ids:
         h.update(ids.tobytes())
         h.update(b"\0")
-    for lang in sorted(vocabs):
-        h.update(lang.encode() + vocabs[lang].word_ids.tobytes() + b"|" + vocabs[lang].cont_ids.tobytes())
-    path = Path(cache_dir) / "proposals" / f"{h.hexdigest()[:24]}.pkl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):  # parallel workers wait for one computation
-        if path.exists():
-            with path.open("rb") as f:
-                return pickle.load(f), True
-        props = compute()
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(props, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-        return props, False
+    return Path(cache_dir) / "proposals" / h.hexdigest()[:24]
+
+
+def proposal_cache(folder: Path, vocabs: dict[str, LanguageVocab],
+                   compute: Callable[[dict[str, LanguageVocab], Path], int]) -> tuple[Proposals, bool]:
+    """Proposals of every language in `vocabs`, memory-mapped from `folder`; `compute(missing, tmp)` writes
+    those not there yet into `tmp` (as `propose(..., folder=tmp)` does) and returns its forward rows.
+
+    `folder` holds the eligible positions, and a subfolder per (language, its vocabulary) that language's
+    arrays: a trial opens only the languages it asks for, and a new language costs a forward pass over the
+    source data, not a recomputation of the rest. Files and folders appear by atomic renames, under a lock
+    that parallel workers wait on.
+    """
+    subs = {lang: f"{lang}-{_vocab_hash(vocab)}" for lang, vocab in vocabs.items()}
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        whole = (folder / OFFSETS).is_file()
+        missing = {lang: v for lang, v in vocabs.items() if not whole or not (folder / subs[lang]).is_dir()}
+        if not missing:
+            return Proposals.open(folder, subs), True
+        for stale in folder.parent.glob(f"{folder.name}.*.tmp"):  # left by a killed writer (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = folder.parent / f"{folder.name}.{os.getpid()}.tmp"
+        forward_rows = compute(missing, tmp)
+        folder.mkdir(exist_ok=True)
+        if not (folder / OFFSETS).is_file():  # positions first: the presence of offsets says both are whole
+            for name in (POSITIONS, OFFSETS):
+                (tmp / name).replace(folder / name)
+        for lang in missing:
+            shutil.rmtree(folder / subs[lang], ignore_errors=True)
+            (tmp / lang).replace(folder / subs[lang])
+        shutil.rmtree(tmp, ignore_errors=True)
+        out = Proposals.open(folder, subs)
+        out.forward_rows = forward_rows
+        return out, False
+
+
+def _vocab_hash(vocab: LanguageVocab) -> str:
+    return hashlib.sha256(vocab.word_ids.tobytes() + b"|" + vocab.cont_ids.tobytes()).hexdigest()[:16]

@@ -6,7 +6,10 @@ For each language only the top-k restricted (renormalised) proposals are kept.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,15 +22,122 @@ from salt.vocab import LanguageVocab, TokenTable
 
 @dataclass
 class Proposals:
-    """Per source example: eligible positions and, per language, top-k proposals at each of them."""
+    """Columnar: one row per eligible position of every example (example-major), so a study of XNLI's size is
+    a few flat arrays per language, memory-mapped from the cache, instead of millions of small ones.
 
-    positions: list[np.ndarray]  # eligible positions per example
-    ids: dict[str, list[np.ndarray]] = field(default_factory=dict)  # lang -> per example int32[P, k]
-    probs: dict[str, list[np.ndarray]] = field(default_factory=dict)  # lang -> per example float32[P, k]
-    # lang -> per example float32[P]: the share of the whole vocabulary's probability the language's
-    # candidates hold at the position (restricted probability x mass = probability under the full softmax)
-    mass: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    Example i owns rows `offsets[i]:offsets[i+1]`. The [rows, k] arrays are column-major, so the top-1
+    column that thresholds and copy 0 read is one contiguous block (a trial touches 1/k of the file).
+    """
+
+    offsets: np.ndarray  # int64[n + 1]
+    positions: np.ndarray  # int32[rows]: the eligible position (token index in its example) of each row
+    ids: dict[str, np.ndarray] = field(default_factory=dict)  # lang -> int32[rows, k]: top-k substitutes
+    probs: dict[str, np.ndarray] = field(default_factory=dict)  # lang -> float32[rows, k]: restricted probability
+    # lang -> float32[rows]: the share of the whole vocabulary's probability the language's candidates hold
+    # at the position (restricted probability x mass = probability under the full softmax)
+    mass: dict[str, np.ndarray] = field(default_factory=dict)
     forward_rows: int = 0  # sequences run through the model (the cost driver of masked mode)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def rows(self, i: int) -> slice:
+        return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+
+    def eligible(self) -> np.ndarray:
+        """Eligible positions per example."""
+        return np.diff(self.offsets)
+
+    @cached_property
+    def example_of_row(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.eligible())
+
+    @classmethod
+    def open(cls, folder: Path, langs: dict[str, str]) -> "Proposals":
+        """Memory-map the shared arrays and those of `langs` (lang -> its subfolder) only."""
+        out = cls(_load(folder / OFFSETS), _load(folder / POSITIONS))
+        for lang, sub in langs.items():
+            out.ids[lang], out.probs[lang], out.mass[lang] = (_load(folder / sub / f) for f in (IDS, PROBS, MASS))
+        return out
+
+
+OFFSETS, POSITIONS, IDS, PROBS, MASS = "offsets.npy", "positions.npy", "ids.npy", "probs.npy", "mass.npy"
+
+
+def _load(path: Path) -> np.ndarray:
+    """Memory-mapped read-only (numpy cannot map an empty array: those are read)."""
+    try:
+        return np.load(path, mmap_mode="r")
+    except ValueError:
+        return np.load(path)
+
+
+class ProposalWriter:
+    """Fills the arrays of `Proposals` block of rows by block: in memory, or (`folder`) as column-major .npy files
+    written with positioned writes, never mapped, so the writer's memory is one block whatever the files' size."""
+
+    def __init__(self, positions: list[np.ndarray], langs, k: int, folder: Path | None = None):
+        self.offsets = np.zeros(len(positions) + 1, np.int64)
+        np.cumsum([len(p) for p in positions], out=self.offsets[1:])
+        self.positions = np.concatenate(positions).astype(np.int32) if positions else np.zeros(0, np.int32)
+        self.folder, rows = folder, int(self.offsets[-1])
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            np.save(folder / POSITIONS, self.positions)
+            np.save(folder / OFFSETS, self.offsets)
+        self.langs = list(langs)
+        self.arrays = {lang: [_Block((rows, k), np.int32, folder and folder / lang / IDS),
+                              _Block((rows, k), np.float32, folder and folder / lang / PROBS),
+                              _Block((rows,), np.float32, folder and folder / lang / MASS)] for lang in self.langs}
+
+    def write(self, lang: str, start: int, ids: np.ndarray, probs: np.ndarray, mass: np.ndarray) -> None:
+        """Rows start:start + len(ids) of `lang`."""
+        for array, block in zip(self.arrays[lang], (ids, probs, mass)):
+            array.write(start, block)
+
+    def finish(self, forward_rows: int = 0) -> Proposals:
+        for arrays in self.arrays.values():
+            for array in arrays:
+                array.close()
+        if self.folder is not None:
+            out = Proposals.open(self.folder, {lang: lang for lang in self.langs})
+        else:
+            out = Proposals(self.offsets, self.positions, *({lang: a[j].data for lang, a in self.arrays.items()}
+                                                           for j in range(3)))
+        out.forward_rows = forward_rows
+        return out
+
+
+class _Block:
+    """One array written by row blocks: in memory, or a column-major .npy file (each column of a block one write)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype, path: Path | None):
+        self.shape, self.dtype = shape, np.dtype(dtype)
+        if path is None:
+            self.data, self.fd = np.zeros(shape, dtype, order="F"), None
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                     "fortran_order": len(shape) > 1, "shape": shape})
+            self.base = f.tell()
+            f.truncate(self.base + int(np.prod(shape)) * self.dtype.itemsize)
+        self.data, self.fd = None, os.open(path, os.O_WRONLY)
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        block = np.asarray(block, self.dtype)
+        if self.fd is None:
+            self.data[start:start + len(block)] = block
+            return
+        size = self.dtype.itemsize
+        columns = [block] if block.ndim == 1 else [block[:, j] for j in range(block.shape[1])]
+        for j, column in enumerate(columns):
+            os.pwrite(self.fd, np.ascontiguousarray(column).tobytes(), self.base + (j * self.shape[0] + start) * size)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def mlm_head(model: PreTrainedModel):
@@ -82,14 +192,16 @@ def propose(
     top_k: int = 8,
     batch_size: int = 64,
     progress: bool = True,
+    folder: Path | None = None,
 ) -> Proposals:
+    """`folder`: write the arrays there as .npy files (see `ProposalWriter`) instead of holding them in memory."""
     model.eval()
     device = next(model.parameters()).device
     head = mlm_head(model)
     positions = [np.flatnonzero(table.eligible(ids, unit, neutral)) for ids in data.input_ids]
-    out = Proposals(positions=positions, ids={l: [None] * len(data) for l in vocabs},
-                    probs={l: [None] * len(data) for l in vocabs}, mass={l: [None] * len(data) for l in vocabs})
-    rows = _rows(data, positions, mode, tokenizer.mask_token_id)
+    out = ProposalWriter(positions, vocabs, top_k, folder)
+    forward_rows = 0
+    rows = _rows(data, positions, out.offsets, mode, tokenizer.mask_token_id)
     bar = tqdm(total=len(rows), desc=f"augment ({mode})", unit="seq", disable=not progress, leave=False)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
@@ -103,47 +215,24 @@ def propose(
         tokens = np.concatenate([data.input_ids[r[0]][r[2]] for r in chunk]) if len(sel_p) else np.zeros(0, np.int64)
         starts = table.word_start[tokens]
         log_total = torch.logsumexp(logits.float(), dim=-1)
-        for lang, vocab in vocabs.items():
-            ids_k, probs_k, mass = _lang_topk(logits, starts, vocab, top_k, log_total)
-            _scatter(out, lang, chunk, ids_k, probs_k, mass, positions)
-        out.forward_rows += len(chunk)
+        for lang, vocab in vocabs.items():  # a chunk's positions are the consecutive flat rows from its first
+            out.write(lang, chunk[0][3], *_lang_topk(logits, starts, vocab, top_k, log_total))
+        forward_rows += len(chunk)
         bar.update(len(chunk))
     bar.close()
-    for lang in vocabs:  # examples with no eligible position
-        for i, v in enumerate(out.ids[lang]):
-            if v is None:
-                out.ids[lang][i] = np.zeros((0, top_k), np.int32)
-                out.probs[lang][i] = np.zeros((0, top_k), np.float32)
-                out.mass[lang][i] = np.zeros(0, np.float32)
-    return out
+    return out.finish(forward_rows)
 
 
-def _rows(data: Encoded, positions: list[np.ndarray], mode: str, mask_id: int):
-    """(example index, input ids, positions read from this row)."""
+def _rows(data: Encoded, positions: list[np.ndarray], offsets: np.ndarray, mode: str, mask_id: int):
+    """(example index, input ids, positions read from this row, the flat row of the first of them), in flat order."""
     if mode == "visible":
-        return [(i, ids, positions[i]) for i, ids in enumerate(data.input_ids)]
+        return [(i, ids, positions[i], int(offsets[i])) for i, ids in enumerate(data.input_ids)]
     if mode != "masked":
         raise ValueError(f"augment mode must be 'visible' or 'masked', got {mode!r}")
     rows = []
     for i, ids in enumerate(data.input_ids):
-        for p in positions[i]:
+        for j, p in enumerate(positions[i]):
             masked = ids.copy()
             masked[p] = mask_id
-            rows.append((i, masked, np.array([p])))
+            rows.append((i, masked, np.array([p]), int(offsets[i]) + j))
     return rows
-
-
-def _scatter(out: Proposals, lang: str, chunk, ids_k, probs_k, mass, positions) -> None:
-    offset = 0
-    for i, _, pos in chunk:
-        n = len(pos)
-        if out.ids[lang][i] is None:
-            k = ids_k.shape[1]
-            out.ids[lang][i] = np.zeros((len(positions[i]), k), np.int32)
-            out.probs[lang][i] = np.zeros((len(positions[i]), k), np.float32)
-            out.mass[lang][i] = np.zeros(len(positions[i]), np.float32)
-        rows = np.searchsorted(positions[i], pos)
-        out.ids[lang][i][rows] = ids_k[offset:offset + n]
-        out.probs[lang][i][rows] = probs_k[offset:offset + n]
-        out.mass[lang][i][rows] = mass[offset:offset + n]
-        offset += n

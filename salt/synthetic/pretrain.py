@@ -11,7 +11,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from salt.synthetic.world import SPECIAL_TOKENS, WORLD_PRESETS, World, WorldConf
 # Bump when the build changes in a way the configs do not capture, to invalidate old caches.
 FORMAT_VERSION = 2
 INFO_FILE = "world.json"
+CHECKPOINT = "checkpoint.pt"  # in a build's work directory while it trains
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,13 @@ class PretrainConfig:
     group_by_length: bool = True
     # Not part of the cache key: for this model size 1 thread was faster than 2 (run jobs side by side).
     threads: int = 1
+    # Not part of the cache key either: steps between checkpoints, from which a killed build resumes.
+    checkpoint_every: int = 250
 
     def key_fields(self) -> dict[str, Any]:
         fields = asdict(self)
         fields.pop("threads")
+        fields.pop("checkpoint_every")
         return fields
 
 
@@ -134,10 +137,12 @@ def _batches(encoded: list[list[int]], language_of: list[range], cfg: PretrainCo
                    torch.tensor([t + [0] * (width - len(t)) for t in types]))
 
 
-def pretrain_mlm(world: World, cfg: PretrainConfig, progress: bool = True
-             ) -> tuple[BertForMaskedLM, PreTrainedTokenizerFast, dict[str, Any]]:
+def pretrain_mlm(world: World, cfg: PretrainConfig, progress: bool = True, checkpoint: Path | None = None
+                 ) -> tuple[BertForMaskedLM, PreTrainedTokenizerFast, dict[str, Any]]:
     """Masked-LM pretraining on the union of the world's monolingual corpora. Seeded: the global torch
-    RNG and thread count are restored afterwards, so callers see no side effect."""
+    RNG and thread count are restored afterwards, so callers see no side effect. With `checkpoint`, the
+    state is saved there every `cfg.checkpoint_every` steps and a run finding one resumes from it, to the
+    same weights as an uninterrupted run."""
     tokenizer = build_tokenizer(world, cfg.max_positions)
     sentences = [s for lang in world.languages for s in world.corpora[lang]]
     encoded = [e.ids for e in tokenizer.backend_tokenizer.encode_batch(sentences)]
@@ -162,7 +167,7 @@ def pretrain_mlm(world: World, cfg: PretrainConfig, progress: bool = True
                 max_position_embeddings=cfg.max_positions, type_vocab_size=2,
                 pad_token_id=tokenizer.pad_token_id,
             ))
-            stats = _train(model, encoded, language_of, special_ids, tokenizer, cfg, progress)
+            stats = _train(model, encoded, language_of, special_ids, tokenizer, cfg, progress, checkpoint)
     finally:
         torch.set_num_threads(threads)
     model.eval()
@@ -173,19 +178,33 @@ def pretrain_mlm(world: World, cfg: PretrainConfig, progress: bool = True
 
 def _train(model: BertForMaskedLM, encoded: list[list[int]], language_of: list[range],
            special_ids: torch.Tensor, tokenizer: PreTrainedTokenizerFast, cfg: PretrainConfig,
-           progress: bool) -> dict[str, Any]:
+           progress: bool, checkpoint: Path | None = None) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(cfg.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     schedule = get_linear_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
     batches = _batches(encoded, language_of, cfg, tokenizer.pad_token_id, gen)
+
+    def masked(ids):
+        return _mask(ids, torch.isin(ids, special_ids), cfg, len(tokenizer), tokenizer.mask_token_id, gen)
+
     losses: list[float] = []
+    done = 0
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        torch.set_rng_state(saved["rng"])  # dropout
+        losses, done = saved["losses"], saved["step"]
+        for _ in range(done):  # the data stream is drawn from `gen`: replay it to where the checkpoint was
+            masked(next(batches)[0])
     start = time.perf_counter()
     model.train()
-    bar = tqdm(range(cfg.steps), desc="pretrain synthetic MLM", disable=not progress, leave=False)
-    for _ in bar:
+    bar = tqdm(range(done, cfg.steps), total=cfg.steps, initial=done, desc="pretrain synthetic MLM",
+               disable=not progress, leave=False)
+    for step in bar:
         ids, types = next(batches)
-        inputs, labels = _mask(ids, torch.isin(ids, special_ids), cfg, len(tokenizer),
-                               tokenizer.mask_token_id, gen)
+        inputs, labels = masked(ids)
         hidden = model.bert(input_ids=inputs, token_type_ids=types,
                             attention_mask=(ids != tokenizer.pad_token_id).long()).last_hidden_state
         chosen = labels != -100  # the MLM head only where there is a label: the same loss, 15% of the work
@@ -197,10 +216,22 @@ def _train(model: BertForMaskedLM, encoded: list[list[int]], language_of: list[r
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
         bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}", refresh=False)
+        if checkpoint is not None and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+            _save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                          "schedule": schedule.state_dict(), "rng": torch.get_rng_state(),
+                                          "losses": losses, "step": step + 1})
     bar.close()
     tail = losses[-max(1, cfg.steps // 20):]
     return {"final_loss": sum(tail) / len(tail), "first_loss": losses[0] if losses else math.nan,
             "steps": cfg.steps, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Written beside, then renamed over the last one: a kill mid-write leaves the previous checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,8 +259,10 @@ def world_model_dir(world_cfg: WorldConfig | str = "default", pretrain_cfg: Pret
                     cache_dir: str | Path | None = None, progress: bool = True) -> Path:
     """The pretrained model directory for these configs, built on first use.
 
-    Concurrent workers block on a file lock and only one builds; the build goes to a temporary
-    directory renamed into place, so a directory that exists is always complete.
+    Concurrent workers block on a file lock and only one builds; the build goes to a work directory
+    (`.world-<key>.partial`) renamed into place, so a directory that exists is always complete. A build
+    that is killed leaves its last checkpoint there, and the next build resumes from it; the work directory
+    is created with the first checkpoint, so a kill before that leaves no directory at all.
     """
     world_cfg, pretrain_cfg = _resolve(world_cfg, pretrain_cfg)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -241,18 +274,21 @@ def world_model_dir(world_cfg: WorldConfig | str = "default", pretrain_cfg: Pret
     with FileLock(str(target) + ".lock"):
         if (target / INFO_FILE).is_file():
             return target
-        tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{target.name}-"))
+        for stale in root.glob(f".{target.name}-*"):  # temporary directories of builds killed before checkpoints
+            shutil.rmtree(stale, ignore_errors=True)
+        work = root / f".{target.name}.partial"
         try:
-            _build(world_cfg, pretrain_cfg, tmp, progress)
-            tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared
+            _build(world_cfg, pretrain_cfg, work, progress)
+            work.chmod(0o755)
             try:
-                os.replace(tmp, target)
+                os.replace(work, target)
             except OSError:  # someone put a model there without the lock (e.g. copied it in): keep theirs
                 if not (target / INFO_FILE).is_file():
                     raise
-                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(work, ignore_errors=True)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if not (work / CHECKPOINT).is_file():  # nothing to resume from: leave no directory behind
+                shutil.rmtree(work, ignore_errors=True)
             raise
     return target
 
@@ -261,9 +297,10 @@ def _build(world_cfg: WorldConfig, pretrain_cfg: PretrainConfig, out: Path, prog
     start = time.perf_counter()
     world = generate_world(world_cfg)
     generated = time.perf_counter() - start
-    model, tokenizer, stats = pretrain_mlm(world, pretrain_cfg, progress)
+    model, tokenizer, stats = pretrain_mlm(world, pretrain_cfg, progress, checkpoint=out / CHECKPOINT)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    (out / CHECKPOINT).unlink(missing_ok=True)
     # world_config is the builder's; worlds differing from it only in task fields share this model.
     info = {"format_version": FORMAT_VERSION, "key": model_key(world_cfg, pretrain_cfg),
             "world_config": asdict(world_cfg), "pretrain_config": asdict(pretrain_cfg),
