@@ -28,7 +28,7 @@ from harness.objective import Objective
 from harness.records import Cell
 from harness.signals import stop_on_signals
 from harness.storage import (STORE_FIX, Locations, StoreError, create_revision, load_revision, locate, open_storage,
-                             revisions, storage_lock, store_cause, store_failure)
+                             revisions, shared_lock, storage_lock, store_cause, store_failure)
 from harness.study import StudySpec, describe_changes
 from harness.summary import cell_trials, summarize
 from harness.text import count
@@ -62,7 +62,8 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
     headline = [spec.sampler.objective, f"test_{AVG_TARGETS}"]
     tracker.describe_experiment(spec.description)
     tracker.save_view(list(spec.axes), list(dict.fromkeys(headline)), group_axes=spec.sampler.type == "grid")
-    parent = tracker.parent_run(spec.name, spec.revision, spec.to_dict(), spec.path, spec.description)
+    parent = tracker.parent_run(spec.name, spec.revision, spec.to_dict(), spec.path, spec.description,
+                                lock=shared_lock(loc, "parent"))
     if create:
         tracker.claim_parent(parent)
 

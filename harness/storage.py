@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +24,7 @@ from harness.study import StudySpec
 SPEC_ATTR = "salt.spec"
 CREATED_ATTR = "salt.created"  # when `run` first created the revision (ISO time, UTC)
 SCHEMA_LOCK = 0x5A17  # PostgreSQL advisory lock ids: Optuna's schema creation ...
-ENQUEUE_LOCK = 0x5A18  # ... and enqueueing cells
+LOCK_IDS = {"enqueue": 0x5A18, "parent": 0x5A19}  # ... and the study-wide locks of `shared_lock`
 MAX_RETRY = 3
 
 
@@ -168,17 +168,20 @@ def redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
-@contextmanager
-def storage_lock(loc: Locations):
-    """Serialise enqueueing across processes and machines, so two `run`s never queue a cell twice."""
+def shared_lock(loc: Locations, purpose: str):
+    """A lock every process of the study takes, on any machine, or None where the storage has none: the
+    journal's file lock (one machine) or a PostgreSQL advisory lock (any). `purpose` is a key of `LOCK_IDS`."""
     if loc.journal is not None:
-        with FileLock(str(loc.journal) + ".enqueue.lock", timeout=600):
-            yield
-    elif loc.storage.startswith("postgresql"):
-        with _pg_lock(loc.storage, ENQUEUE_LOCK):
-            yield
-    else:  # other databases: one `run` creates, `worker`s join (they never enqueue)
-        yield
+        return FileLock(f"{loc.journal}.{purpose}.lock", timeout=600)
+    if loc.storage.startswith("postgresql"):
+        return _pg_lock(loc.storage, LOCK_IDS[purpose])
+    return None
+
+
+def storage_lock(loc: Locations):
+    """Serialise enqueueing across processes and machines, so two `run`s never queue a cell twice. Other
+    databases have no lock: there one `run` creates and `worker`s join (they never enqueue)."""
+    return shared_lock(loc, "enqueue") or nullcontext()
 
 
 def make_sampler(spec: StudySpec):

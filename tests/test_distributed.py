@@ -98,6 +98,7 @@ def end_state(spec, storage, tracking_uri) -> dict:
     client = mlflow.MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(spec.name)
     runs = client.search_runs([exp.experiment_id], max_results=5000)
+    deleted = client.search_runs([exp.experiment_id], run_view_type=mlflow.entities.ViewType.DELETED_ONLY)
     children = [r for r in runs if r.data.tags.get("salt.role") == "trial"]
     finished = [r.data.tags["salt.cell"] for r in children if r.info.status == "FINISHED"]
     return {
@@ -106,6 +107,8 @@ def end_state(spec, storage, tracking_uri) -> dict:
         "runs": Counter(r.info.status for r in children),
         "finished_cells": len(set(finished)), "finished_dupes": len(finished) - len(set(finished)),
         "parents": sum(r.data.tags.get("salt.role") == "parent" for r in runs),
+        "deleted_parents": sum(r.data.tags.get("salt.role") == "parent" for r in deleted),
+        "errors": [r.data.tags.get("salt.error", "") for r in children if r.info.status == "FAILED"],  # say why
     }
 
 
@@ -113,6 +116,7 @@ def assert_exact(state, cells=N_CELLS):
     assert state["complete_cells"] == cells and state["complete_dupes"] == 0, state
     assert state["finished_cells"] == cells and state["finished_dupes"] == 0, state
     assert state["runs"].get("RUNNING", 0) == 0 and state["parents"] == 1, state
+    assert state["deleted_parents"] == 0, state  # agreed under the storage's lock: no parent made and dropped
     assert state["trials"].get("RUNNING", 0) == 0 and state["trials"].get("WAITING", 0) == 0, state
 
 
@@ -134,7 +138,7 @@ def test_three_workers_on_postgres_and_an_mlflow_server(study_file, pg_url, mlfl
     state = end_state(spec, storage, mlflow_server)
     print("3 workers:", state)
     assert_exact(state)
-    assert state["runs"] == Counter({"FINISHED": N_CELLS})
+    assert state["runs"] == Counter({"FINISHED": N_CELLS}), state
     assert state["trials"].get("FAIL", 0) == 0
 
 
@@ -191,4 +195,4 @@ def test_eight_runs_starting_at_once_on_a_fresh_store(study_file, backend, reque
     state = end_state(spec, loc.storage, loc.tracking_uri)
     print(f"8 at once ({backend}):", state)
     assert_exact(state)
-    assert state["runs"] == Counter({"FINISHED": N_CELLS})
+    assert state["runs"] == Counter({"FINISHED": N_CELLS}), state

@@ -142,18 +142,23 @@ def test_parent_is_created_once_per_revision_and_resumed(store):
         Reader(store.uri, store.exp).stored_study(store.study, "rev")
 
 
-@pytest.mark.parametrize("locked", [True, False], ids=["sqlite-lock", "server-settle"])
-def test_parents_started_together_agree(store, locked, monkeypatch):
-    """Workers starting at once get one parent: a file lock on SQLite, settle-and-keep-oldest on a server."""
+@pytest.mark.parametrize("how", ["sqlite-lock", "shared-lock", "server-settle"])
+def test_parents_started_together_agree(store, how, monkeypatch, tmp_path):
+    """Workers starting at once get one parent: under a file lock on SQLite or the storage's lock shared by
+    every process (then none is created and dropped), else settle-and-keep-oldest on a server."""
+    from filelock import FileLock
+    from mlflow.entities import ViewType
+
     monkeypatch.setattr(tracking_runs, "PARENT_SETTLE_S", 1.0)
     trackers = [StudyTracker(store.uri, store.exp) for _ in range(4)]
     for t in trackers:
-        t._db = t._db if locked else None  # as if the store were a tracking server
+        t._db = t._db if how == "sqlite-lock" else None  # as if the store were a tracking server
     ids, errors = [], []
 
     def go(tracker):
+        lock = FileLock(str(tmp_path / "parent.lock")) if how == "shared-lock" else None
         try:
-            ids.append(tracker.parent_run(store.study, "r", {}, store.file))
+            ids.append(tracker.parent_run(store.study, "r", {}, store.file, lock=lock))
         except Exception as err:  # surfaced below
             errors.append(err)
 
@@ -163,8 +168,12 @@ def test_parents_started_together_agree(store, locked, monkeypatch):
     for t in threads:
         t.join()
     assert not errors and len(set(ids)) == 1
-    live = MlflowClient(store.uri).search_runs([store.exp], f"tags.salt.study = '{store.study}'")
+    client = MlflowClient(store.uri)
+    live = client.search_runs([store.exp], f"tags.salt.study = '{store.study}'")
     assert [r.info.run_id for r in live] == ids[:1]
+    dropped = client.search_runs([store.exp], f"tags.salt.study = '{store.study}'", ViewType.DELETED_ONLY)
+    if how != "server-settle":
+        assert dropped == []
 
 
 def _cell(arm="salt", seed=3):

@@ -28,7 +28,7 @@ from harness.tracking.tags import (DEGENERATE, ERROR, MANIFEST_TAG, MAX_ERROR, N
                                    ROLE, STUDY, member_tag, param_str, tag_str, truncate)
 
 log = logging.getLogger(__name__)
-PARENT_SETTLE_S = 2.0  # tracking servers only: how long parent creators wait before agreeing on the oldest
+PARENT_SETTLE_S = 2.0  # with no shared lock only: how long parent creators wait before agreeing on the oldest
 CURVES = {"loss": "train_loss", "lr": "lr", "epoch": "epoch", "selection_acc": "selection_acc"}
 
 
@@ -56,15 +56,16 @@ class StudyTracker:
 
     # ---- parent
     def parent_run(self, study: str, revision: str, resolved: dict, study_file: Path | str | None = None,
-                   description: str = "", extra_tags: dict | None = None) -> str:
+                   description: str = "", extra_tags: dict | None = None, lock: Any = None) -> str:
         """Get or create the parent run of this study revision and leave it RUNNING.
 
-        Workers that start together must agree on one parent. On SQLite a file lock next to the database
-        serialises get-or-create. A server offers no lock, so there each creator waits `PARENT_SETTLE_S`, then
-        everyone keeps the oldest parent and deletes its own; a creator stalled longer than that between
-        stamping and inserting its run could still leave two, which readers (by tags) tolerate.
+        Workers that start together must agree on one parent, so get-or-create runs under a lock they all
+        share: `lock` (the Optuna storage's, harness.storage.shared_lock) or, on SQLite, a file lock next to
+        the database. Only without either (a tracking server and a storage with no lock) each creator waits
+        `PARENT_SETTLE_S`, then keeps the oldest parent and deletes its own: a process that found a parent
+        another then deleted would fail its writes, and a creator stalled past the wait leaves two parents.
         """
-        with self._lock():
+        with lock if lock is not None else self._lock():
             found = self.reader.parents(study, revision)
             found = [r for r in found if r.data.tags.get(REVISION) == revision]
             if found:
@@ -83,7 +84,7 @@ class StudyTracker:
                 tags["salt.study_file"] = str(Path(study_file).resolve())
             run_id = self.client.create_run(self.experiment_id, tags={k: tag_str(v) for k, v in tags.items()},
                                             run_name=f"{study} @{revision[:8]}").info.run_id
-        if self._db is None:
+        if lock is None and self._db is None:
             time.sleep(PARENT_SETTLE_S)
             winner = [r for r in self.reader.parents(study, revision) if r.data.tags.get(REVISION) == revision]
             if winner and winner[0].info.run_id != run_id:
