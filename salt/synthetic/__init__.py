@@ -8,15 +8,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from salt.synthetic.pretrain import (
-    PRETRAIN_PRESETS,
-    PretrainConfig,
-    build_tokenizer,
-    default_cache_dir,
-    pretrain_mlm,
-    read_model_info,
-    world_model_dir,
-)
 from salt.synthetic.world import (
     NLI_LABELS,
     NLI_TASK,
@@ -39,6 +30,20 @@ def load_world(preset_or_cfg: str | WorldConfig = "default") -> World:
 @lru_cache(maxsize=4)
 def _cached_world(cfg: WorldConfig) -> World:
     return generate_world(cfg)
+
+
+# Pretraining needs torch and transformers (seconds to import): loaded on first use, so that reading the
+# world's presets (every CLI's choices, a report) does not pay for it.
+_PRETRAIN = ("PRETRAIN_PRESETS", "PretrainConfig", "build_tokenizer", "default_cache_dir", "pretrain_mlm",
+             "read_model_info", "world_model_dir")
+
+
+def __getattr__(name: str):
+    if name in _PRETRAIN:
+        from salt.synthetic import pretrain
+
+        return getattr(pretrain, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
