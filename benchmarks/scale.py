@@ -13,7 +13,7 @@ runs in a fresh process; peak RSS is the kernel's high-water mark (ru_maxrss), m
   160k pairs, written through `proposal_cache`, the cache `augment()` uses: time, bytes on disk, peak RSS.
 - trial: `augment()` from that cache (open, code-switch, select, statistics; the default AugmentConfig:
   threshold 0.3, max_ratio 0.5, 1 copy, every pool example selected), and the cache open alone.
-- before: the code of BEFORE_COMMIT (per-example arrays pickled whole, a Python loop per example), on the same
+- before: the code before issue 15, tests/augment_reference.py (per-example arrays pickled whole, a Python loop per example), on the same
   proposals at the smaller sizes: pickle write, load, and its augmentation loop.
 
 Projections to 392,702 pairs: times and bytes from the largest size by the growth between the two largest sizes
@@ -44,7 +44,6 @@ VOCAB = 119_547  # bert-base-multilingual-cased
 N_PIECES = 20_000  # `##` continuation pieces among them
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 TOP_K = 8  # AugmentConfig.top_k's default
-BEFORE_COMMIT = "578053f615a5832744ecdd6bcc61b23afb51c60d"  # main before issue 15
 SIZES, BEFORE_SIZES, PROPOSE_SIZES = (10_000, 40_000, 160_000), (10_000, 40_000), (16, 32, 64)
 QUICK_SIZES, QUICK_BEFORE_SIZES, QUICK_PROPOSE_SIZES = (300, 600), (300, 600), (8, 16)
 CHUNK = 1 << 20  # rows generated at a time (bounded memory)
@@ -142,23 +141,15 @@ def fill(src, table, vocabs, clock: dict):
     return compute
 
 
-# ---- the code before issue 15, from git
+# ---- the code before issue 15
 
-def before_modules(folder: Path):
-    """salt/augment/{propose,switch,quality}.py of BEFORE_COMMIT as the package `salt_before`."""
-    pkg = folder / "salt_before"
-    if not pkg.is_dir():
-        pkg.mkdir(parents=True)
-        (pkg / "__init__.py").write_text("")
-        for name in ("propose", "switch", "quality"):
-            text = subprocess.run(["git", "show", f"{BEFORE_COMMIT}:salt/augment/{name}.py"], cwd=ROOT, check=True,
-                                  capture_output=True, text=True).stdout
-            (pkg / f"{name}.py").write_text(text)
-    sys.path.insert(0, str(folder))
-    import salt_before.propose
-    import salt_before.quality
-    import salt_before.switch
-    return salt_before
+def before_modules():
+    """The augmentation before issue 15: tests/augment_reference.py, its verbatim copy that the columnar code
+    is tested against (tests/test_augment_columnar.py), so the comparison needs no git history."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import augment_reference
+
+    return augment_reference
 
 
 # ---- one phase, in its own process
@@ -216,10 +207,10 @@ def phase(args: dict) -> dict:
                 "samples_per_lang": cfg.samples_per_lang}
         assert res.cached
     elif what == "before_write":  # the proposals as the old code held them, then its cache write (a whole pickle)
-        old = before_modules(work / "before")
+        old = before_modules()
         new, _ = proposal_cache(folder, vocabs, None)
         spans = [new.rows(i) for i in range(n)]
-        props = old.propose.Proposals(positions=[new.positions[s].astype(np.int64) for s in spans])
+        props = old.Proposals(positions=[new.positions[s].astype(np.int64) for s in spans])
         for lang in vocabs:
             ids, probs, mass = (np.ascontiguousarray(a[lang]) for a in (new.ids, new.probs, new.mass))
             props.ids[lang] = [ids[s].copy() for s in spans]
@@ -236,7 +227,7 @@ def phase(args: dict) -> dict:
         out |= {"seconds": time.perf_counter() - start, "bytes": path.stat().st_size,
                 "eligible_per_pair": sum(len(p) for p in props.positions) / n}
     elif what == "before_trial":  # the old cache open (unpickle) and the old augment() loop after it
-        old = before_modules(work / "before")
+        old = before_modules()
         with (work / "before.pkl").open("rb") as f:
             props = pickle.load(f)
         out["open_s"] = time.perf_counter() - start
@@ -246,9 +237,9 @@ def phase(args: dict) -> dict:
         selected = 0
         for k, lang in enumerate(vocabs):
             rng = np.random.default_rng([0, k])
-            pool = old.switch.code_switch(src, props, lang, "en", cfg, rng)
-            chosen = old.switch.select(pool, cfg.samples_per_lang, cfg.selection, rng)
-            old.quality.augmentation_stats(chosen, pool, src, props, lang, words, None)
+            pool = old.code_switch(src, props, lang, "en", cfg, rng)
+            chosen = old.select(pool, cfg.samples_per_lang, cfg.selection, rng)
+            old.augmentation_stats(chosen, pool, src, props, lang, words, None)
             selected += len(chosen)
         out |= {"seconds": time.perf_counter() - start, "selected": selected}
     else:
@@ -401,7 +392,7 @@ def figures(rows: list[dict], proposed: list[dict], quick: bool) -> list[Figure]
             "scale.trial_speedup", f"a trial's augmentation, before / after issue 15 ({ref['pairs']:,} pairs x 14)",
             (ref["before_trial"]["open_s"] + ref["before_trial"]["seconds"]) / (ref["trial"]["open_s"] + ref["trial"]["seconds"]),
             "x", detail=detail,
-            note=f"Before: the code of {BEFORE_COMMIT[:7]} (pickle load, then code_switch/select/stats per example); after: "
+            note=f"Before: the code before issue 15, tests/augment_reference.py (pickle load, then code_switch/select/stats per example); after: "
                  f"cache open + `augment()`, same proposals, same config. Before at {XNLI_PAIRS:,} pairs, projected: "
                  f"pickle {detail.get('projected.before_pickle_gib')} GiB, load {detail.get('projected.before_load_s')} s, "
                  f"switch+select {detail.get('projected.before_trial_s')} s, peak RSS "

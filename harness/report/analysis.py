@@ -133,6 +133,14 @@ class Sides:
     def degenerate(self, arm: str, setting: str) -> list[str]:
         return self._memo(("degenerate", arm, setting), lambda: _degenerate(self.side(arm, setting), arm))
 
+    def compare(self, a: pd.Series, b: pd.Series, names: tuple[str, str], opts: Options, test: str | None = None):
+        """`seeds.compare_seeds` once per pair of per-seed scores: the curve answer tests the pairs the tables
+        test (the same number in both, computed once)."""
+        test = test or opts.test
+        key = ("compare", tuple(a.items()), tuple(b.items()), names, test, opts.confidence, opts.n_resamples, opts.seed)
+        return self._memo(key, lambda: seeds.compare_seeds(a, b, test, opts.confidence, opts.n_resamples, opts.seed,
+                                                           names))
+
 
 def _series(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(frame["score"].to_numpy(), index=pd.Index(frame["seed"].to_numpy(), name="seed"),
@@ -209,8 +217,7 @@ def analyse(comp: Comparison, scores: pd.DataFrame | Sides, rows: list[str], sou
             # the delta and its CI from the same pairs, even where the pairing is not complete
             effect = replace(effect, estimate=res.estimate)
         else:
-            res = seeds.compare_seeds(sa, sb, opts.test, opts.confidence, opts.n_resamples, opts.seed,
-                                      names=(comp.a, comp.b))
+            res = sides.compare(sa, sb, (comp.a, comp.b), opts)
         if res.note:
             notes.append(res.note)
         if res.ok and seeds.min_attainable_p(res.test, res.n) > opts.alpha:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from harness.report.analysis import INTERVALS, Options
+from harness.report.analysis import INTERVALS, Options, Sides
 from harness.report.collect import AVERAGES, arm_order
 from harness.stats import multiple, seeds
 from harness.stats.effects import describe
@@ -55,11 +55,12 @@ def strategy_pairs(arms: list[str]) -> list[tuple[str, str]]:
 
 
 def _per_seed(part: pd.DataFrame) -> pd.Series:
-    return part.set_index("seed")["score"]
+    return part.set_index("seed")["score"].sort_index()  # in seed order, as the tables' (Sides.series)
 
 
-def answer(scores: pd.DataFrame, rows: list[str], opts: Options) -> CurveAnswer | None:
-    """None when no arm has a samples-per-language curve."""
+def answer(scores: pd.DataFrame, rows: list[str], opts: Options, sides: Sides | None = None) -> CurveAnswer | None:
+    """None when no arm has a samples-per-language curve. `sides`: the tables' (`build_report`), whose tests of
+    the same pairs are reused."""
     curves = scores.dropna(subset=["samples"])
     if curves.empty:
         return None
@@ -72,6 +73,7 @@ def answer(scores: pd.DataFrame, rows: list[str], opts: Options) -> CurveAnswer 
     points = {k: (g, _per_seed(g)) for k, g in curves.groupby(["arm", "series", "samples", "lang"], sort=False)}
     flats = {k: (g, _per_seed(g)) for k, g in scores[scores["samples"].isna()].groupby(["arm", "lang"], sort=False)}
     counted = set(curves["arm"])
+    sides = sides or Sides(scores.iloc[:0])
     diffs = []
     for strategy, control in strategy_pairs(arms):
         flat = control not in counted  # a reference with no count: one score per seed for every N
@@ -83,9 +85,8 @@ def answer(scores: pd.DataFrame, rows: list[str], opts: Options) -> CurveAnswer 
                     (control, series, samples, row), (None, None))
                 if a is None or b is None or a.empty or b.empty:
                     continue
-                res = seeds.compare_seeds(sa, sb, opts.test, opts.confidence, opts.n_resamples, opts.seed,
-                                          (strategy, control))
-                ci = res if math.isfinite(res.ci_low) else seeds.compare_seeds(sa, sb, "t", opts.confidence)
+                res = sides.compare(sa, sb, (strategy, control), opts)
+                ci = res if math.isfinite(res.ci_low) else sides.compare(sa, sb, (strategy, control), opts, "t")
                 diffs.append({"strategy": strategy, "control": control, "series": series, "row": row,
                               "samples": samples, "n_eff": float(a["n_eff"].mean()), "x": float(a["x"].iloc[0]),
                               "estimate": res.estimate, "low": ci.ci_low, "high": ci.ci_high, "p": res.pvalue,

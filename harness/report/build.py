@@ -75,7 +75,7 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
     built = [analyse(c, sides, rows, source, opts, predictions) for c in comps]
     finalize(built, opts)
     curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
-    curve_answer = answer(scores, rows, opts) if curves is not None else None
+    curve_answer = answer(scores, rows, opts, sides) if curves is not None else None
     raw = collect.draw_scores(runs, languages, opts.split)
     draws = collect.draw_components(raw, rows) if raw["draw"].notna().any() else None
     starts = [r.start_time for r in runs if r.start_time is not None and not pd.isna(r.start_time)]
