@@ -14,6 +14,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from harness.liveness import Owner
 from harness.progress import ProgressLine, study_line
 from harness.records import Cell
+from harness.signals import release
 from harness.study import StudySpec
 from harness.tracking.runs import StudyTracker
 from harness.tracking.tags import CONTAMINATED, TRIAL
@@ -96,6 +97,11 @@ class Objective:
 
         spec, tracker = self.spec, self.tracker
         objective = spec.sampler.objective
+        try:
+            release()  # a stop that came while Optuna handed this trial over (harness.signals.holding)
+        except KeyboardInterrupt as stop:
+            self._requeue(trial, grid_cell(spec, trial) if spec.sampler.type == "grid" else None, stop)
+            raise
         for key, value in {**Owner.current().as_strings(), "worker": str(self.worker)}.items():
             trial.set_user_attr(key, value)  # first: an ownerless RUNNING trial reads as abandoned
         stale_run = trial.user_attrs.get("mlflow_run_id")  # set when this trial re-queues a dead worker's cell
@@ -128,11 +134,8 @@ class Objective:
                                f"({', '.join(sorted(result.metrics))})")
             tracker.log_result(run_id, result, render=renderer(cfg))
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (harness.signals): Optuna ends the trial FAIL
-            if spec.sampler.type == "grid":
-                cell.enqueue(trial.study)  # while this trial is RUNNING, so no other process queues it too
-            reason = f"interrupted ({stop or 'KeyboardInterrupt'}); the cell was queued again"
+            reason = self._requeue(trial, cell if spec.sampler.type == "grid" else None, stop)
             tracker.fail_trial(run_id, reason, status="KILLED")
-            trial.set_user_attr("fail_reason", reason)
             line.close(reason)
             raise
         except Exception as err:  # any failure ends this trial as FAILED; optimize() goes on
@@ -145,3 +148,13 @@ class Objective:
             line.warn(f"degenerate cell: {describe_shortfalls(result.degenerate)}")
         line.close(f"{objective} {value:.3f}")
         return value
+
+    @staticmethod
+    def _requeue(trial: optuna.Trial, cell: Cell | None, stop: KeyboardInterrupt) -> str:
+        """A stopped trial's cell (grid) is queued again while the trial is RUNNING, so no other process queues it
+        too; the reason, which Optuna's FAIL does not keep, goes to the trial."""
+        if cell is not None:
+            cell.enqueue(trial.study)
+        reason = f"interrupted ({stop or 'KeyboardInterrupt'}); the cell was queued again"
+        trial.set_user_attr("fail_reason", reason)
+        return reason

@@ -3,7 +3,9 @@ its MLflow run KILLED and its Optuna trial FAIL (and is queued again), whichever
 
 The first signal raises; later ones are ignored while that exception unwinds, so the records it writes
 (MLflow run KILLED, trial FAIL) are not cut short by a second Ctrl-C or a SIGTERM sent to the whole process
-group. SIGKILL still ends a process at once; the next `run` reconciles what it left (harness.liveness).
+group. While Optuna hands a trial over (`holding`), a stop waits for the objective, so no trial is left
+RUNNING without an owner. SIGKILL still ends a process at once; the next `run` reconciles what it left
+(harness.liveness).
 """
 from __future__ import annotations
 
@@ -21,11 +23,40 @@ class Stopped(KeyboardInterrupt):
         super().__init__(f"stopped by {signal.Signals(signum).name}")
 
 
+_held: list[int] | None = None  # while stops are held (`holding`): the signals that came, raised by `release`
+
+
 def _raise(signum, frame) -> None:
     for s in HANDLED:
         if signal.getsignal(s) is _raise:
             signal.signal(s, signal.SIG_IGN)
+    if _held is not None:
+        _held.append(signum)
+        return
     raise Stopped(signum)
+
+
+def holding(ask):
+    """`ask` that holds a stop until `release`, which the objective calls first. Optuna marks a trial RUNNING
+    inside `ask`, before the objective records its owner and before the `try` that ends a stopped trial FAIL:
+    a stop raised there would leave a RUNNING trial that no process owns."""
+    def held_ask(*args, **kwargs):
+        global _held
+        _held = [] if _held is None else _held
+        try:
+            return ask(*args, **kwargs)
+        except BaseException:
+            release()  # a held stop, if any, instead
+            raise
+    return held_ask
+
+
+def release() -> None:
+    """End a hold; a stop that came during it is raised now (where the objective can end its trial)."""
+    global _held
+    held, _held = _held, None
+    if held:
+        raise Stopped(held[0])
 
 
 @contextmanager

@@ -291,6 +291,34 @@ def test_sigterm_to_a_worker_ends_its_cell_and_another_worker_retries_it_at_once
     assert "killed by signal 15" in err  # run says how its worker ended
 
 
+def test_a_stop_while_optuna_hands_a_trial_over_leaves_no_running_trial(study_file, monkeypatch):
+    """SIGTERM inside `study.ask` (Optuna has marked the trial RUNNING, no owner recorded yet) waits for the
+    objective, which ends the trial FAIL with the reason and queues its cell again: nothing is left RUNNING,
+    and the next run completes every cell once. (Found by CI: a group SIGTERM landed in that window.)"""
+    import optuna
+
+    from harness.signals import Stopped, stop_on_signals
+
+    real_ask = optuna.Study.ask
+
+    def ask_then_signal(self, *a, **k):
+        trial = real_ask(self, *a, **k)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled at once: inside `ask`, before Optuna's try
+        return trial
+
+    monkeypatch.setattr(optuna.Study, "ask", ask_then_signal)
+    spec = load_study(study_file)
+    with pytest.raises(Stopped), stop_on_signals():
+        run_study(spec, workers=1, progress=False)
+    monkeypatch.setattr(optuna.Study, "ask", real_ask)
+    state = end_state(spec)
+    assert state["trials"] == {"FAIL": 1, "WAITING": 10}, state  # the stopped cell queued again, nothing RUNNING
+    assert state["trials_failed"] == ["interrupted (stopped by SIGTERM); the cell was queued again"]
+    assert state["runs"] == {} and state["parents"] == [("KILLED", "interrupted (stopped by SIGTERM)")]
+    summary = run_study(spec, workers=1, progress=False)
+    assert summary["complete"] == 10 and end_state(spec)["complete_dupes"] == 0
+
+
 def test_sigterm_to_the_process_group_leaves_nothing_running_then_a_rerun_completes(study_file):
     spec, code, err, _ = start_and_signal(study_file, "group")
     assert code == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err[-2000:]
