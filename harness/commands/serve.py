@@ -15,21 +15,22 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    ui = sub.add_parser("ui", help="the MLflow UI on the study's store (runs, params, metrics, artifacts)")
-    ui.add_argument("study", type=Path, help="the study file")
-    ui.add_argument("--port", type=int, default=5000, help="TCP port to serve on")
-    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    ui = _server(sub, "ui", "the MLflow UI on the study's store (runs, params, metrics, artifacts)", 5000, ui_cmd)
     ui.add_argument("--tracking-uri", help="MLflow tracking URI (default: the study's sqlite database in mlruns/)")
-    ui.add_argument("--smoke", action="store_true", help="the study's --smoke store")
-    ui.set_defaults(func=ui_cmd)
-
-    db = sub.add_parser("dashboard", help="optuna-dashboard on the study's Optuna storage (optional package)")
-    db.add_argument("study", type=Path, help="the study file")
-    db.add_argument("--port", type=int, default=8080, help="TCP port to serve on")
-    db.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    db = _server(sub, "dashboard", "optuna-dashboard on the study's Optuna storage (optional package)", 8080,
+                 dashboard_cmd)
     db.add_argument("--storage", help="Optuna storage URL (default: the journal file in the study's mlruns/optuna/)")
-    db.add_argument("--smoke", action="store_true", help="the study's --smoke store")
-    db.set_defaults(func=dashboard_cmd)
+
+
+def _server(sub, name: str, help: str, port: int, func):
+    """A serving command's parser: the study, where to listen, and which of its stores."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("study", type=Path, help="the study file")
+    p.add_argument("--port", type=int, default=port, help="TCP port to serve on")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--smoke", action="store_true", help="the study's --smoke store")
+    p.set_defaults(func=func)
+    return p
 
 
 def check_port(host: str, port: int, flag: str = "--port") -> None:
