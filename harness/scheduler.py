@@ -57,9 +57,9 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
         study, spec = load_revision(spec.name, loc, revision)
     experiment_id = prepare_store(loc.tracking_uri, spec.name, str(loc.root / "artifacts") if loc.local_store else None)
     tracker = StudyTracker(loc.tracking_uri, experiment_id)
-    from salt.run import AVG_TARGETS
+    from salt.metrics import AVG_TARGETS, accuracy_metric
 
-    headline = [spec.sampler.objective, f"test_{AVG_TARGETS}"]
+    headline = [spec.sampler.objective, accuracy_metric("test", AVG_TARGETS)]
     tracker.describe_experiment(spec.description)
     tracker.save_view(list(spec.axes), list(dict.fromkeys(headline)), group_axes=spec.sampler.type == "grid")
     parent = tracker.parent_run(spec.name, spec.revision, spec.to_dict(), spec.path, spec.description,
@@ -69,7 +69,10 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
 
     try:
         summary = _work_revision(spec, study, loc, tracker, parent, experiment_id, workers, progress, create, say)
-        tracker.log_summary(parent, spec.name, spec.revision, headline)
+        from harness.report.summary import summary_metrics
+
+        tracker.log_summary(parent, summary_metrics(tracker.reader.trial_runs(spec.name, revision=spec.revision),
+                                                    headline))
     except BaseException as stop:  # noqa: BLE001 (re-raised): the parent run never stays RUNNING after a failure
         end_parent_after(stop, study, tracker, spec.name, parent, lone_worker=not create)
         err = None if isinstance(stop, (StoreError, KeyboardInterrupt)) else store_cause(stop)

@@ -23,6 +23,7 @@ from salt.arms import ARMS, DRAW_KEY, get_arm
 from salt.config import (SECTIONS, ConfigError, PerLanguage, RunConfig, build_config, check_rules, check_value,
                          config_field, config_fields, display_value, from_dict, identity, setting)
 from salt.data.tasks import TASKS, get_task
+from salt.metrics import AVG_TARGETS, accuracy_metric
 
 DEFAULT_MAX_CELLS = 10_000  # a bigger grid is refused unless asked for (`--max-cells`): likely a typo in an axis
 TOP_KEYS = {"name", "description", "task", "data", "model", "languages", "arms", "axes", "seeds", "draws", "sampler",
@@ -39,7 +40,7 @@ class StudyError(ValueError):
 class Sampler:
     type: Literal["grid", "tpe"] = setting("grid", "grid: every cell; tpe: Optuna's TPE within the axes")
     n_trials: int | None = setting(None, "tpe: the trial budget", ge=1)
-    objective: str = setting("dev_acc_avg_targets", "the run metric Optuna records (and TPE optimises)")
+    objective: str = setting(accuracy_metric("dev", AVG_TARGETS), "the run metric Optuna records (and TPE optimises)")
     direction: Literal["maximize", "minimize"] = setting("maximize", "of the objective")
     seed: int = setting(0, "the sampler's seed", ge=0)
     arm: str = setting("salt", "tpe: the arm whose axes are tuned")

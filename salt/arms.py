@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from salt.config import RunConfig
+from salt.config import AugmentConfig, MixupConfig, PerLanguage, RunConfig, VocabConfig, identity
 
 AUGMENTATION_SECTIONS = ("augment", "mixup", "vocab")
 DRAW_KEY = "augment.draw_seed"
@@ -84,3 +84,32 @@ register_arm(Arm(
     "random-frequency", lambda c: _augment(c, substitution="random-frequency"), "Random substitution (frequency)",
     "#8d6a9f", "the same positions switched to target-language tokens drawn by their frequency in the target text "
     "(a substitution control closer to real text)", controls="salt", draws=True))
+
+
+def as_trained(cfg: RunConfig) -> RunConfig:
+    """`cfg` with every setting that cannot act on what is trained reset, so configs that train alike by
+    construction compare equal: an augmenting cell asked for no example (N = 0, a budget of 0) trains on the
+    source alone for the baseline's updates, whatever its arm; a step-matched cell trains on no code-switched
+    text, so its mixup cannot act; selecting every candidate (N = all) selects the same pool at random as by
+    confidence, in the same order (salt.augment.switch.select)."""
+    aug = cfg.augment
+    counts = aug.samples_per_lang.as_dict().values() if isinstance(aug.samples_per_lang, PerLanguage) else [
+        aug.samples_per_lang]
+    asks_none = aug.budget.total == 0 if aug.budget.total is not None else all(n == 0 for n in counts)
+    if not aug.enabled or asks_none:
+        return replace(cfg, augment=AugmentConfig(enabled=False), vocab=VocabConfig(), mixup=MixupConfig(),
+                       train=replace(cfg.train, equal_steps=False))
+    if cfg.train.equal_steps:
+        cfg = replace(cfg, mixup=MixupConfig())
+    if aug.selection == "random" and aug.samples_per_lang is None and aug.budget.total is None:
+        cfg = replace(cfg, augment=replace(aug, selection="confidence"))
+    return cfg
+
+
+def trains_alike(a: RunConfig, b: RunConfig, drawn: bool = False) -> bool:
+    """Whether two cells' runs are the same training by construction (what a report shows as such and never
+    tests). `drawn`: a side ran several augmentation draws, which only the no-augmentation case makes moot."""
+    ta, tb = as_trained(replace(a, seed=0)), as_trained(replace(b, seed=0))
+    if drawn and (ta.augment.enabled or tb.augment.enabled):
+        return False
+    return identity(ta) == identity(tb)

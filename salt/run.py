@@ -22,13 +22,13 @@ from salt.config import RunConfig, check_config
 from salt.data.tasks import get_task
 from salt.data.types import TaskData, TaskInputs
 from salt.encode import Encoded, encode
+from salt.metrics import AVG, AVG_TARGETS, accuracy_metric, describe_shortfall
 from salt.models import load_classifier, load_tokenizer, pick_device
 from salt.train import Callback, EvalSet, TrainResult, train_and_evaluate
 from salt.vocab import language_vocabularies
 from salt.vocab_text import unlabeled_text
 
 log = logging.getLogger(__name__)
-AVG_TARGETS = "acc_avg_targets"  # `{split}_acc_avg_targets`: the zero-shot average, source language left out
 
 
 @dataclass
@@ -40,6 +40,9 @@ class RunResult:
     seconds: float
     # Languages whose augmentation selected nothing, or fewer examples than asked for: lang -> counts
     degenerate: dict[str, dict] = field(default_factory=dict)
+    # The step-matched control: per language, the augmented examples whose updates it trains for on source rows
+    # instead (its `augmentation` is None: it trained on none of them, and logs no sample of its own)
+    matched: dict[str, int] = field(default_factory=dict)
 
 
 def cache_root(cfg: RunConfig) -> Path:
@@ -107,10 +110,16 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
     short = aug.shortfalls() if aug is not None else {}
     if short:
         log.warning("degenerate augmentation: %s", describe_shortfalls(short))
+    if aug is not None and cfg.augment.budget.total and not any(st["n_pool"] for st in aug.stats.values()):
+        raise ValueError("augment.budget.total: every target language's pool of code-switched candidates is empty ("
+                         + ", ".join(f"{l} 0" for l in aug.stats) + "), so the cell would train as the baseline; lower "
+                         "augment.threshold or check the candidate vocabularies (vocab.source)")
 
     # The step-matched control trains on source rows in place of the augmented ones (`matched` of them)
-    augmented = [] if aug is None or cfg.train.equal_steps else [a for l in targets for a in aug.examples[l]]
-    matched = sum(len(v) for v in aug.examples.values()) if aug and cfg.train.equal_steps else 0
+    step_matched = aug is not None and cfg.train.equal_steps
+    augmented = [] if aug is None or step_matched else [a for l in targets for a in aug.examples[l]]
+    matched_by = {l: len(aug.examples[l]) for l in targets} if step_matched else {}
+    matched = sum(matched_by.values())
 
     def eval_set(split: str, lang: str) -> EvalSet:
         return EvalSet(split, lang, encode(tokenizer, _cap(data.get(split, lang), cfg.train.max_eval_examples),
@@ -132,13 +141,13 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
     result = train_and_evaluate(model, tokenizer.pad_token_id, source, augmented, selection, eval_sets, cfg.train,
                                 cfg.mixup, cfg.seed, matched,
                                 device, cbs)
-    return RunResult(cfg, result, aug, summarize(result.accuracy, cfg.source_lang), time.perf_counter() - start, short)
+    return RunResult(cfg, result, None if step_matched else aug, summarize(result.accuracy, cfg.source_lang),
+                     time.perf_counter() - start, short, matched_by)
 
 
 def describe_shortfalls(short: dict[str, dict]) -> str:
     """`fr selected 0 of 800 (pool 0); de selected 412 of all (pool 412)`."""
-    return "; ".join(f"{lang} selected {c['selected']} of {'all' if c['requested'] is None else c['requested']} "
-                     f"(pool {c['pool']})" for lang, c in short.items())
+    return "; ".join(describe_shortfall(lang, c) for lang, c in short.items())
 
 
 def self_augment(cfg: RunConfig, tokenizer, source: Encoded, inputs: TaskInputs, targets: list[str],
@@ -165,9 +174,9 @@ def summarize(accuracy: dict[str, dict[str, float]], source_lang: str) -> dict[s
     out = {}
     for split, per_lang in accuracy.items():
         for lang, acc in per_lang.items():
-            out[f"{split}_acc_{lang}"] = acc
-        out[f"{split}_acc_avg"] = float(np.mean(list(per_lang.values())))
+            out[accuracy_metric(split, lang)] = acc
+        out[accuracy_metric(split, AVG)] = float(np.mean(list(per_lang.values())))
         targets = [a for l, a in per_lang.items() if l != source_lang]
         if targets:
-            out[f"{split}_{AVG_TARGETS}"] = float(np.mean(targets))
+            out[accuracy_metric(split, AVG_TARGETS)] = float(np.mean(targets))
     return out

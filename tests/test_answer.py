@@ -1,5 +1,5 @@
-"""The sample-count answer: differences at each N, areas under the curves, the smallest N ahead, and the
-HTML and FINDINGS files, each recomputed here from the runs."""
+"""The sample-count answer: differences at each N, areas under the curves, from which N the strategy is ahead,
+and the HTML and FINDINGS files, each recomputed here from the runs; the curve and the tables are one engine."""
 import base64
 import math
 import re
@@ -10,20 +10,42 @@ import pytest
 
 from harness.cli import main
 from harness.report import Options
-from harness.report.answer import normalised_area, strategy_pairs
+from harness.report.answer import normalised_area
+from harness.report.engine import strategy_pairs
 from harness.stats.multiple import holm
+from harness.stats.seeds import paired_t
 from harness.tracking.results import aug_metric
 from tests.fakes import load_frame, report_of, study_file, write_store
 
-AXIS = [10, 50, 200, "all"]
+AXIS = [0, 10, 50, 200, "all"]
+SAMPLES = "augment.samples_per_lang"
+GAINS = {"salt": 0.12, "random-selection": 0.06, "equal-steps": 0.03, "baseline": 0.0}
+
+
+def accuracy(gains=GAINS, ahead_at=None):
+    """Accuracy by arm, N and seed, met exactly: a seed effect shared by every arm (so pairing by seed pays), a
+    gain rising with log N (none at N = 0, where every arm trains alike), and a small deterministic wobble.
+    `ahead_at`: the Ns at which SALT has its gain (elsewhere none)."""
+    def acc(cell):
+        n = cell.value(SAMPLES)
+        size = 400 if n is None else n
+        seed_effect = 0.03 * ((cell.seed * 7) % 5 - 2)
+        gain = gains.get(cell.arm, 0.0) * math.log1p(size) / math.log1p(400)
+        if ahead_at is not None and cell.arm == "salt" and (n if n is not None else "all") not in ahead_at:
+            gain = 0.0
+        out = {}
+        for k, lang in enumerate(("en", "fr", "de")):
+            wobble = 0.0 if size == 0 else 0.008 * np.sin(cell.seed * 3.1 + k + size + len(cell.arm))
+            out[lang] = 0.5 + (0.3 if lang == "en" else 0.0) + seed_effect + gain + wobble
+        return out
+    return acc
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("answer")
-    path = study_file(tmp, "curve", arms=("baseline", "salt", "random-selection"),
-                      axes={"augment.samples_per_lang": AXIS})
-    spec, uri, _ = write_store(path)
+    path = study_file(tmp, "curve", arms=("baseline", "salt", "random-selection"), axes={SAMPLES: AXIS})
+    spec, uri, _ = write_store(path, accuracy=accuracy())
     return path, spec, uri
 
 
@@ -46,36 +68,134 @@ def test_strategies_meet_their_controls_and_references():
     assert strategy_pairs(["baseline", "random-selection"]) == []  # a control alone answers nothing
 
 
-def test_differences_are_paired_by_seed_and_corrected_over_the_curve(report, store):
+def test_each_point_is_the_tables_comparison_paired_by_seed(report, store):
     _, spec, uri = store
     runs = load_frame(uri, spec)
-    ans = report.answer
-    d = ans.differences
+    d = report.answer.differences
     assert set(zip(d["strategy"], d["control"])) == {("salt", "baseline"), ("salt", "random-selection")}
-    assert list(dict.fromkeys(d["samples"])) == ["10", "50", "200", "all"]
-    # recompute one: salt at N=50 minus random selection at N=50, target average, seed by seed
+    assert list(dict.fromkeys(d["samples"])) == ["0", "10", "50", "200", "all"]
     col = "metrics.test_acc_avg_targets"
     a = runs[(runs["arm"] == "salt") & (runs["setting"] == "samples_per_lang=50")].set_index("seed")[col]
     b = runs[(runs["arm"] == "random-selection") & (runs["setting"] == "samples_per_lang=50")].set_index("seed")[col]
     row = d[(d["control"] == "random-selection") & (d["samples"] == "50") & (d["row"] == "avg_targets")].iloc[0]
     assert row["estimate"] == pytest.approx((a - b).mean()) and row["n"] == 5
+    assert row["p"] == pytest.approx(paired_t(a.sort_index(), b.sort_index()).pvalue)
+    # the same number the tables print for the same pair
+    table = next(t for t in report.tables if t.comparison.label ==
+                 "salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]")
+    assert table.rows.set_index("row").at["avg_targets", "p"] == pytest.approx(row["p"])
     # against the baseline (no count), the same baseline seed scores at every N
     base = runs[runs["arm"] == "baseline"].set_index("seed")[col]
-    row = d[(d["control"] == "baseline") & (d["samples"] == "all") & (d["row"] == "avg_targets")].iloc[0]
     salt_all = runs[(runs["arm"] == "salt") & (runs["setting"] == "samples_per_lang=all")].set_index("seed")[col]
+    row = d[(d["control"] == "baseline") & (d["samples"] == "all") & (d["row"] == "avg_targets")].iloc[0]
     assert row["estimate"] == pytest.approx((salt_all - base).mean())
-    # one family per comparison: every N x target language, Holm; the averages apart
-    fam = d[(d["control"] == "baseline") & d["row"].isin(["fr", "de"])]
-    assert len(fam) == 8 and np.allclose(fam["p_adj"], holm(fam["p"].to_numpy()))
-    assert (d["significant"] == ((d["p_adj"] < 0.05) & (d["estimate"] > 0))).all()
-    # the smallest N ahead is the first significant point along the axis, or none
-    for s in ans.smallest.itertuples():
-        hits = d[(d["control"] == s.control) & (d["row"] == s.row) & d["significant"]]
-        order = [x for x in ["10", "50", "200", "all"] if x in set(hits["samples"])]
-        assert s.samples == (order[0] if order else None)
 
 
-def test_areas_have_intervals_and_a_paired_difference(report, store):
+def test_the_family_is_the_target_languages_of_every_tested_n(report):
+    """As stated: every N and target language of one pair; the source and the averages apart; N = 0 (every arm
+    trains alike) not in it. The old family (source included) gives other adjusted p-values."""
+    d = report.answer.differences
+    fam = d[(d["control"] == "baseline") & (d["kind"] == "target") & ~d["identical"]]
+    assert len(fam) == 8 and set(fam["row"]) == {"fr", "de"} and (fam["family_size"] == 8).all()  # 4 N x 2
+    assert np.allclose(fam["p_adj"], holm(fam["p"].to_numpy()))
+    # one adjusted value by hand: the smallest p of the 8 is multiplied by 8 (Holm's first step)
+    smallest = fam.loc[fam["p"].idxmin()]
+    assert smallest["p_adj"] == pytest.approx(min(1.0, 8 * smallest["p"]))
+    with_source = d[(d["control"] == "baseline") & d["row"].isin(["en", "fr", "de"]) & d["p"].notna()]
+    old = dict(zip(zip(with_source["row"], with_source["samples"]), holm(with_source["p"].to_numpy())))
+    assert len(with_source) == 12 and old[(smallest["row"], smallest["samples"])] == pytest.approx(
+        min(1.0, 12 * smallest["p"])) != pytest.approx(smallest["p_adj"])
+    assert d.loc[d["row"] == "en", "p_adj"].isna().all()  # the source language is shown, never in a family
+
+
+def test_identical_by_construction_points_are_shown_never_tested(report):
+    d = report.answer.differences
+    same = d[d["identical"]]
+    # N = 0 for both pairs (every arm trains on the source alone), and random selection of every candidate
+    assert set(zip(same["control"], same["samples"])) == {("baseline", "0"), ("random-selection", "0"),
+                                                          ("random-selection", "all")}
+    assert same["p"].isna().all() and same["p_adj"].isna().all() and not same["significant"].any()
+    rs = d[(d["control"] == "random-selection") & (d["kind"] == "target") & ~d["identical"]]
+    assert (rs["family_size"] == 6).all()  # 3 tested N x 2 targets
+    assert "identical by construction" in " ".join(report.answer.smallest["note"])
+    table = next(t for t in report.tables if t.comparison.label ==
+                 "salt [samples_per_lang=all] vs random-selection [samples_per_lang=all]")
+    assert table.identical and table.rows["p"].isna().all() and "identical by construction" in " ".join(table.notes)
+
+
+def test_ahead_at_every_n_after_is_not_the_first_significant_n(tmp_path):
+    """SALT significantly ahead at N = 10 only and again at N = all: the first significant N is 10, but it is
+    ahead at every N after only from N = all."""
+    path = study_file(tmp_path, "jump", arms=("baseline", "salt"), axes={SAMPLES: AXIS})
+    spec, uri, _ = write_store(path, accuracy=accuracy({"salt": 0.3}, ahead_at={10, "all"}))
+    ans = report_of(spec, uri, Options(n_resamples=999)).answer
+    s = ans.smallest.set_index("row").loc["avg_targets"]
+    assert s["first"] == "10" and s["ahead_from"] == "all"
+    from harness.report.answer_text import sentences
+
+    [line] = sentences(ans)
+    assert "significantly ahead at every tested N ≥ all" in line and "first significantly ahead at N = 10" in line
+
+
+def test_three_seeds_give_no_curve_mark(tmp_path):
+    path = study_file(tmp_path, "few", seeds=3, arms=("baseline", "salt"), axes={SAMPLES: AXIS})
+    spec, uri, _ = write_store(path, accuracy=accuracy({"salt": 0.3}))
+    ans = report_of(spec, uri, Options(n_resamples=999)).answer
+    d = ans.differences[~ans.differences["identical"]]
+    assert (d.loc[d["kind"] != "source", "p_adj"] < 0.05).any()  # the p-values would pass: the seeds do not
+    assert not d["significant"].any() and ans.smallest["ahead_from"].isna().all()
+    from harness.report.answer_text import sentences
+
+    assert "with 3 seeds no N is marked (marks need 5)" in sentences(ans)[0]
+
+
+def test_a_rank_test_says_it_cannot_reach_the_level(store):
+    _, spec, uri = store
+    ans = report_of(spec, uri, Options(test="sign-flip", n_resamples=999)).answer
+    from harness.report.answer_text import sentences
+
+    assert not ans.differences["significant"].any()
+    assert "with 5 seeds sign-flip cannot give p < 0.0625" in sentences(ans)[0]
+
+
+def test_a_baseline_with_an_axis_of_its_own_is_matched_on_it(tmp_path):
+    """`train.schedule: [mixed, intermediate]` beside N: each baseline setting is its own control (it used to be
+    pooled: every seed twice, and `report` died on a shape mismatch)."""
+    path = study_file(tmp_path, "sched", arms=("baseline", "salt"),
+                      axes={SAMPLES: [0, 50, "all"], "train.schedule": ["mixed", "intermediate"]})
+    spec, uri, _ = write_store(path, accuracy=accuracy())
+    report = report_of(spec, uri, Options(n_resamples=999))
+    d = report.answer.differences
+    assert set(zip(d["series"], d["setting_b"])) == {("schedule=mixed", "schedule=mixed"),
+                                                     ("schedule=intermediate", "schedule=intermediate")}
+    assert (d.loc[d["p"].notna(), "n"] == 5).all()  # five seeds, paired once
+    bands = report.curves[(report.curves["arm"] == "baseline") & (report.curves["row"] == "fr")]
+    assert list(bands["series"]) == ["schedule=mixed", "schedule=intermediate"]  # two bands, not one pooled
+
+
+def test_a_control_that_ignores_an_axis_is_matched_on_the_axes_it_has(tmp_path):
+    """equal-steps ignores mixup: SALT at each mixup setting meets the same equal-steps run at each N (the curve
+    used to lose every per-N row, while FINDINGS said "ahead at no N")."""
+    path = study_file(tmp_path, "mix", arms=("baseline", "equal-steps", "salt"),
+                      axes={SAMPLES: [0, 50, "all"], "mixup.enabled": [True, False]})
+    spec, uri, _ = write_store(path, accuracy=accuracy())
+    report = report_of(spec, uri, Options(n_resamples=999))
+    d = report.answer.differences
+    es = d[(d["control"] == "equal-steps") & (d["row"] == "avg_targets")]
+    assert set(es["series"]) == {"enabled=true", "enabled=false"} and len(es) == 6
+    assert (es.loc[~es["identical"], "n"] == 5).all() and es.loc[~es["identical"], "p"].notna().all()
+    # the other way round the match is ambiguous: named, never pooled
+    from harness.report.build import build_report
+    from harness.tracking.readback import Reader
+
+    runs = Reader(uri).trial_runs(spec.name, revision=spec.revision)
+    with pytest.raises(ValueError, match=r"equal-steps \[samples_per_lang=0\] matches 2 settings of salt "
+                                         r"\(samples_per_lang=0,enabled=true; samples_per_lang=0,enabled=false\)"):
+        build_report(runs, spec.name, spec.revision, ["en", "fr", "de"], "en", Options(n_resamples=999),
+                     [("equal-steps", "salt")], uri, axes=spec.axes)
+
+
+def test_areas_are_taken_on_the_grid_both_arms_have(report, store, tmp_path):
     _, spec, uri = store
     runs = load_frame(uri, spec)
     auc = report.answer.auc.set_index(["arm", "row"])
@@ -91,7 +211,36 @@ def test_areas_have_intervals_and_a_paired_difference(report, store):
     got = auc.loc[("salt", "avg_targets")]
     assert got["mean"] == pytest.approx(np.mean(per_seed)) and got["low"] < got["mean"] < got["high"]
     diff = report.answer.auc_differences
-    assert set(diff["control"]) == {"baseline", "random-selection"} and diff["p"].between(0, 1).all()
+    assert set(diff["control"]) == {"baseline", "random-selection"} and diff["p"].dropna().between(0, 1).all()
+    # a seed missing a point of the grid is left out of the pair's areas, and a footnote says so
+    path = study_file(tmp_path, "hole", arms=("baseline", "salt"), axes={SAMPLES: AXIS})
+    hole = load_study_cell(path, "salt", 50, 2)
+    spec2, uri2, _ = write_store(path, skip={hole}, accuracy=accuracy())
+    ans = report_of(spec2, uri2, Options(n_resamples=999)).answer
+    assert any("seed(s) 2 left out of the areas" in n for n in ans.footnotes)
+    assert (ans.auc_differences["n"].dropna() == 4).all()
+    assert "seed 2 lacks N = 50: left out" in ans.auc.set_index(["arm", "row"]).loc[("salt", "fr"), "note"]
+
+
+def load_study_cell(path, arm, n, seed):
+    from harness.study import load_study
+
+    return load_study(path).cell(arm, ((SAMPLES, n),), seed).id
+
+
+def test_a_not_significant_answer_says_what_it_could_have_detected(report):
+    from harness.report.answer_text import sentences, verdict
+
+    ans = report.answer
+    rs = ans.auc_differences.set_index(["control", "row"]).loc[("random-selection", "avg_targets")]
+    text = verdict(rs["p_adj"], rs["mde"], ans)
+    if rs["p_adj"] >= 0.05:
+        assert re.search(r"not significant; with these seeds an effect of \d+\.\d points or more would have been "
+                         r"found with 80% power", text)
+    assert all("MDE" not in s or "points" in s for s in sentences(ans))
+    d = ans.differences
+    tested = d[d["p"].notna() & (d["kind"] == "target")]
+    assert (tested["mde"] > 0).all() and (tested["level"] == 0.05 / tested["family_size"]).all()
 
 
 def test_cli_writes_findings_html_latex_and_csv(store, tmp_path):
@@ -100,17 +249,20 @@ def test_cli_writes_findings_html_latex_and_csv(store, tmp_path):
     assert main(["report", str(path), "--out", str(out), "--findings", "--resamples", "999", "--no-log"]) == 0
     findings = (out / "FINDINGS.md").read_text()
     assert "## What was run" in findings and "## The answer" in findings
-    assert "N (augmented examples per target language): 10, 50, 200, all." in findings
+    assert "N (augmented examples per target language): 0, 10, 50, 200, all." in findings
     assert re.search(r"\*\*SALT vs Random selection .*\*\*: area under the curve [+-]\d", findings)
+    assert "SALT − Baseline: Holm over 4 tested N × 2 target languages (m = 8; N = 0 identical by construction" in \
+        findings
     assert "![accuracy against N](samples_avg_targets.png)" in findings and (out / "curve_differences.png").exists()
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 3 and "<table>" in page and "The answer" in page
     first = re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1)
     assert base64.b64decode(first)[:8] == b"\x89PNG\r\n\x1a\n"
     tex = (out / "curve.tex").read_text()
-    assert "\\begin{tabular}" in tex and "SALT $-$ Random selection" in tex
+    assert "\\begin{tabular}" in tex and "SALT $-$ Random selection" in tex and "m = 8" in tex
     csv = pd.read_csv(out / "curve_differences.csv")
-    assert {"strategy", "control", "samples", "estimate", "low", "high", "p", "p_adj", "significant"} <= set(csv)
+    assert {"strategy", "control", "samples", "estimate", "low", "high", "p", "p_adj", "family_size", "mde",
+            "significant", "ahead", "identical"} <= set(csv)
 
 
 def test_findings_without_a_curve_is_an_error(tmp_path, capsys):

@@ -66,6 +66,30 @@ def test_a_mapping_must_name_every_target_and_no_other(base):
         salt.run.run(cfg)
 
 
+def test_a_budget_with_every_pool_empty_is_an_error_before_training(base, received):
+    """Otherwise the cell trains as the baseline under SALT's name."""
+    cfg = replace(base, augment=replace(base.augment, threshold=1.0, budget=BudgetConfig(total=90)))
+    with pytest.raises(ValueError, match=r"every target language's pool of code-switched candidates is empty \(fr 0, "
+                                         r"de 0\), so the cell would train as the baseline"):
+        salt.run.run(cfg)
+    assert "per_lang" not in received  # nothing was trained
+
+
+def test_the_step_matched_control_records_the_n_it_is_matched_to_not_the_sample(base, received):
+    """equal-steps trains on source rows: it logs the per-language counts it stands in for, and no augmentation
+    of its own (no manifest, digest or aug/* statistics of SALT's sample)."""
+    from salt.arms import apply_arm
+
+    from harness.tracking.results import examples_at, matched_metric, result_metrics
+
+    cfg = replace(base, augment=replace(base.augment, samples_per_lang=40))
+    res = salt.run.run(apply_arm(cfg, "equal-steps"))
+    assert res.augmentation is None and res.matched == {"fr": 40, "de": 40} and received["per_lang"] == {"fr": 0, "de": 0}
+    metrics = result_metrics(res)
+    assert metrics[matched_metric("fr")] == 40 and not any(k.startswith("aug/") for k in metrics)
+    assert examples_at(metrics, "de") == 40
+
+
 def test_a_temperature_budget_reaches_the_trainer(base, received):
     cfg = replace(base, augment=replace(base.augment, budget=BudgetConfig(total=90, rule="temperature", alpha=0.5)))
     res = salt.run.run(cfg)

@@ -90,10 +90,16 @@ def test_default_comparisons_and_samples_table(rendered):
         "salt [samples_per_lang=all] vs random-selection [samples_per_lang=all]"]
     assert list(csv["row"].iloc[:5]) == ["en", "fr", "de", "avg", "avg_targets"]
     # ASO is Bonferroni-adjusted over the same family as the p-values: 4 comparisons x 2 targets against the
-    # baseline, 2 x 2 against random-selection
+    # baseline; against random-selection only N=50 is tested (2 targets): at N=all random selection selects every
+    # candidate, as SALT does, so that comparison is identical by construction, shown and never tested
     against = csv.drop_duplicates("comparison").set_index("arm_b")["aso_alpha"]
     assert against.loc["baseline"].tolist() == pytest.approx([0.05 / 8] * 4)
-    assert against.loc["random-selection"].tolist() == pytest.approx([0.05 / 4] * 2)
+    assert against.loc["random-selection"].tolist() == pytest.approx([0.05 / 2] * 2)
+    same = csv[csv["comparison"] == "salt [samples_per_lang=all] vs random-selection [samples_per_lang=all]"]
+    tested = csv[csv["comparison"] == "salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]"]
+    assert same["identical"].all() and same["p"].isna().all() and (same["family_size"] == 0).all()
+    assert (tested.loc[tested["kind"] == "target", "family_size"] == 2).all() and not tested["identical"].any()
+    assert same["note"].str.contains("identical by construction").all()
     curves = pd.read_csv(rendered / "samples.csv", keep_default_na=False)
     fr = curves[(curves["row"] == "fr")]
     assert set(fr["arm"]) == {"baseline", "salt", "random-selection"}
@@ -127,7 +133,7 @@ def test_example_level_test_reads_predictions(store, tmp_path):
     csv = pd.read_csv(out / "comparisons.csv")
     assert list(dict.fromkeys(csv["comparison"])) == ["salt [samples_per_lang=50] vs baseline"]
     fr = csv[csv["row"] == "fr"].iloc[0]
-    assert fr["test"] == "paired-bootstrap" and 0 <= fr["p"] <= 1 and fr["ci"] == "example bootstrap"
+    assert fr["test"] == "bootstrap" and 0 <= fr["p"] <= 1 and fr["ci"] == "example bootstrap"
     assert fr["diff_low"] < fr["diff"] < fr["diff_high"]  # the example bootstrap is centred on the accuracy gap
     runs = load_frame(uri, spec)
     salt = runs[(runs["arm"] == "salt") & (runs["setting"] == "samples_per_lang=50")]
@@ -149,13 +155,14 @@ def test_compare_arguments_are_checked(store, tmp_path, capsys, args, fragment):
 
 
 def test_options_split_correction_and_cli_choices_agree():
-    from harness.commands import report as cmd
-    from harness.report.analysis import FAMILIES, TESTS
-    from harness.report.build import FORMATS
-    from harness.stats.multiple import CORRECTIONS
+    from harness.cli import build_parser
+    from harness.report.options import FAMILIES, FORMATS
+    from harness.stats.registry import CORRECTIONS, TESTS
 
-    assert cmd.TESTS == TESTS and cmd.FORMATS == FORMATS and cmd.CORRECTIONS == CORRECTIONS
-    assert cmd.FAMILIES == FAMILIES
+    report = build_parser()._subparsers._group_actions[0].choices["report"]
+    choices = {a.dest: a.choices for a in report._actions if a.choices}
+    assert choices["test"] == list(TESTS) and choices["format"] == FORMATS
+    assert choices["correction"] == list(CORRECTIONS) and choices["family"] == list(FAMILIES)
     with pytest.raises(ValueError, match="unknown test"):
         Options(test="anova")
 
@@ -318,11 +325,11 @@ def test_degenerate_cells_are_named_and_curves_sit_at_the_examples_selected(tmp_
     spec, uri, _ = write_store(path, degenerate={bad})
     report = report_of(spec, uri)
     table = next(t for t in report.tables if t.comparison.label == "salt [samples_per_lang=50] vs baseline")
-    assert table.degenerate == ["salt seed 1: fr 0 of 50"]
+    assert table.degenerate == ["salt seed 1: fr selected 0 of 50 (pool 0)"]
     from harness.report.tables import render_markdown
 
-    assert "Degenerate cells (augmented examples selected of those asked for): salt seed 1: fr 0 of 50." in \
-        render_markdown(report)
+    assert ("Degenerate cells (augmented examples selected of those asked for): salt seed 1: fr selected 0 of 50 "
+            "(pool 0).") in render_markdown(report)
     curve = report.curves[(report.curves["row"] == "avg") & (report.curves["arm"] == "salt")]
     assert list(curve["samples"]) == ["50", "all"]
     assert curve["n_eff"].tolist() == pytest.approx([(50 + 50 + 25) / 3, 400])  # seed 1 selected 0 in fr

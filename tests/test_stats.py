@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.stats import (aso, benjamini_hochberg, compare_examples, compare_seeds, describe, holm,
+from harness.stats import (benjamini_hochberg, compare_examples, compare_seeds, describe, holm,
                            mean_difference, paired_bootstrap, paired_examples, paired_t, partial_conjunction,
                            sign_flip, violation_ratio, welch, wilcoxon)
-from harness.stats.aso import TAU
+from harness.stats.aso import TAU, aso
 from harness.stats.calibration import true_eps_normal
 from harness.stats.examples import approximate_randomization
 from harness.stats.multiple import adjust
-from harness.stats.seeds import min_attainable_p
+from harness.stats.registry import TESTS
 
 A = np.array([0.712, 0.698, 0.735, 0.701, 0.722, 0.690, 0.731])
 B = np.array([0.680, 0.701, 0.699, 0.688, 0.705, 0.679, 0.700])
@@ -92,12 +92,12 @@ def test_compare_seeds_degenerate_inputs_say_why():
     assert math.isnan(const.pvalue) and "same difference" in const.note
     unpaired = compare_seeds({0: 0.7, 1: 0.72}, {5: 0.6, 6: 0.61})
     assert unpaired.test == "welch" and "Welch" in unpaired.note and unpaired.ok
-    with pytest.raises(ValueError, match="unknown seed-level test"):
+    with pytest.raises(ValueError, match="unknown test"):
         compare_seeds({0: 1.0}, {0: 1.0}, "anova")
 
 
 def test_min_attainable_p():
-    assert min_attainable_p("wilcoxon", 5) == 0.0625 and min_attainable_p("t", 5) == 0.0
+    assert TESTS["wilcoxon"].min_p(5) == 0.0625 and TESTS["sign-flip"].min_p(5) == 0.0625 and TESTS["t"].min_p(5) == 0
     assert stats.wilcoxon(A[:5], B[:5]).pvalue >= 0.0625
 
 
@@ -343,7 +343,7 @@ def test_zero_differences_do_not_count_towards_the_attainable_p():
     b = [0.70, 0.71, 0.70, 0.70, 0.70, 0.70]  # two seeds tie: 4 carry a sign
     for res in (wilcoxon(a, b), sign_flip(a, b)):
         assert res.n == 4 and "tied" in res.note
-        assert min_attainable_p(res.test, res.n) == 0.125  # not 2 / 2**6
+        assert TESTS[res.test].min_p(res.n) == 0.125  # not 2 / 2**6
 
 
 def test_aso_at_another_level_needs_no_new_bootstrap():

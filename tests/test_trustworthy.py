@@ -172,6 +172,20 @@ def test_a_cell_that_substitutes_nothing_is_flagged(augmented):
     assert augmented(threshold=1.0, samples_per_lang=0).shortfalls() == {}  # N=0 asked: nothing is by design
 
 
+def test_an_empty_pool_under_a_budget_is_degenerate(augmented):
+    """Under a shared total a language with no candidate gets a fair share of 0, which is no reason to call it
+    fine: it trained on none of its language (it used to read "asked 0", never degenerate)."""
+    from salt.config import BudgetConfig
+    from salt.metrics import describe_shortfall
+
+    res = augmented(threshold=1.0, budget=BudgetConfig(total=60, rule="proportional"))
+    short = res.shortfalls()
+    assert set(short) == {"fr", "de"} and short["fr"] == {"requested": 0, "selected": 0, "pool": 0, "budget": 60}
+    assert describe_shortfall("fr", short["fr"]) == "fr selected 0 of its share of a budget of 60 (pool 0)"
+    assert augmented(threshold=0.0, budget=BudgetConfig(total=60, rule="proportional")).shortfalls() == {}
+    assert augmented(threshold=1.0, budget=BudgetConfig(total=0)).shortfalls() == {}  # a budget of 0: by design
+
+
 @pytest.mark.slow
 def test_a_degenerate_contaminated_cell_warns_and_is_tagged(tmp_path, salt_cache, monkeypatch, capsys):
     """A SALT cell whose threshold passes nothing: a warning line while it runs, `salt.degenerate` on its run,
@@ -201,4 +215,4 @@ def test_a_degenerate_contaminated_cell_warns_and_is_tagged(tmp_path, salt_cache
     assert run.tags["salt.contaminated"] == "true" and run.metrics["n_augmented"] == 0
     assert main(["report", str(path), "--format", "md", "--no-plots", "--no-log", "--out", str(tmp_path / "r")]) == 0
     md = capsys.readouterr().out
-    assert "**Contaminated:**" in md and "salt seed 0: fr 0 of 20; de 0 of 20" in md
+    assert "**Contaminated:**" in md and "salt seed 0: fr selected 0 of 20 (pool 0); de selected 0 of 20 (pool 0)" in md

@@ -14,6 +14,7 @@ import numpy as np
 from harness.commands.settings import apply_assignments
 from salt.arms import ARMS
 from salt.data.tasks import TASKS
+from salt.metrics import AVG_TARGETS, accuracy_metric
 
 
 def add_parser(sub) -> None:
@@ -58,7 +59,7 @@ def compare_cmd(args) -> int:
             results[arm].append(res.metrics)
             if aug_arm in (None, arm) and get_arm(arm).augments and res.augmentation and seed == args.seeds[0]:
                 aug_stats, aug_arm = res.augmentation.stats, arm
-            avg = res.metrics.get(f"{args.split}_acc_avg_targets", float("nan"))
+            avg = res.metrics.get(accuracy_metric(args.split, AVG_TARGETS), float("nan"))
             print(f"seed {seed} {arm:20s} {args.split} target avg {avg:.3f}  ({res.seconds:.0f} s)", flush=True)
     print(format_table(results, args.split))
     if aug_stats:
@@ -75,7 +76,7 @@ def compare_cmd(args) -> int:
 
 
 def format_table(results: dict[str, list[dict]], split: str) -> str:
-    keys = sorted({k for runs in results.values() for m in runs for k in m if k.startswith(f"{split}_acc_")})
+    keys = sorted({k for runs in results.values() for m in runs for k in m if k.startswith(accuracy_metric(split, ""))})
     lines = [f"{'metric':28s}" + "".join(f"{arm:>24s}" for arm in results)]
     for key in keys:
         cells = []

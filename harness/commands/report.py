@@ -11,13 +11,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness.report.options import FAMILIES, FORMATS, SPLITS
+from harness.stats.registry import CORRECTIONS, TESTS, help_text
 from harness.text import count
-
-# Kept literal so `salt-harness --help` does not import scipy; tests check them against the implementations.
-TESTS = ("t", "wilcoxon", "sign-flip", "welch", "bootstrap", "ar")
-FORMATS = ("md", "latex", "csv")
-CORRECTIONS = ("holm", "bh", "none")
-FAMILIES = ("comparison", "table", "study")
 
 
 def add_parser(sub) -> None:
@@ -27,19 +23,20 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=FORMATS, help="render only this format and print it (default: all three "
                    "into --out, Markdown printed)")
     p.add_argument("--out", type=Path, help="output directory (default: reports/<study name>/)")
-    p.add_argument("--test", choices=TESTS, default="t",
-                   help="t (paired t over seeds, default), wilcoxon, sign-flip, welch (unpaired); "
-                        "bootstrap or ar (per-example, stratified by seed)")
+    p.add_argument("--test", choices=list(TESTS), default="t",
+                   help="the test of every comparison (default t): " + help_text())
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the tests and marks")
-    p.add_argument("--correction", choices=CORRECTIONS, default="holm",
+    p.add_argument("--power", type=float, default=0.8,
+                   help="the power each minimum detectable effect (MDE) is stated at (default 0.8)")
+    p.add_argument("--correction", choices=list(CORRECTIONS), default="holm",
                    help="multiple-comparison correction within a family (default holm)")
-    p.add_argument("--family", choices=FAMILIES, default="table",
-                   help="which tests are corrected together: one comparison's target languages, every comparison "
-                        "against the same arm (a paper table; default), or every comparison of the report")
+    p.add_argument("--family", choices=list(FAMILIES), default="table",
+                   help="which tests are corrected together (target languages only; the averages apart): "
+                        + "; ".join(f"{k}: {v}" for k, v in FAMILIES.items()) + " (default table)")
     p.add_argument("--paper", action="store_true",
                    help="with --format latex, print the paper's compact main table (table*, arms x languages) "
                         "instead of the appendix of every comparison; both are written")
-    p.add_argument("--split", choices=["test", "dev"], default="test", help="the split whose accuracy is compared")
+    p.add_argument("--split", choices=list(SPLITS), default="test", help="the split whose accuracy is compared")
     p.add_argument("--compare", nargs=2, action="append", metavar=("ARM_A", "ARM_B"),
                    help="compare A with B (repeatable); `arm:setting=value` fixes a setting, e.g. "
                         "salt:samples_per_lang=500. Default: every arm vs the baseline, each arm vs its controls")
@@ -57,7 +54,7 @@ def add_parser(sub) -> None:
 
 
 def report_cmd(args) -> int:
-    from harness.report.analysis import Options
+    from harness.report.options import Options
     from harness.report.build import build_report, log_to_mlflow, render, write_report
     from harness.report.collect import study_runs
     from harness.storage import locate
@@ -73,13 +70,13 @@ def report_cmd(args) -> int:
         spec = StudySpec.from_dict(Reader(uri).stored_study(spec.name, args.revision))
     runs = study_runs(uri, spec.name, spec.revision)
     options = Options(split=args.split, test=args.test, alpha=args.alpha, correction=args.correction,
-                      family=args.family, n_resamples=args.resamples)
+                      family=args.family, n_resamples=args.resamples, power=args.power)
     base = spec.base
     targets = base.target_langs or tuple(l for l in get_task(base.task).languages(base.world) if l != base.source_lang)
     expected = len(spec.cells()) if spec.sampler.type == "grid" else None
     report = build_report(runs, spec.name, spec.revision, [base.source_lang, *targets], base.source_lang, options,
                           [tuple(c) for c in args.compare or []] or None, uri, arms=list(spec.arms),
-                          expected_runs=expected, axes=spec.axes)
+                          expected_runs=expected, axes=spec.axes, base=base)
     out = args.out or Path("reports") / spec.name
     formats = (args.format,) if args.format else FORMATS
     paths = write_report(report, out, formats, plots=not args.no_plots)

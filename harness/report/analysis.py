@@ -1,9 +1,10 @@
-"""One comparison, every language: summaries, effect, test, interval and the ASO statistics; the families
-that correct the p-values and set the marks are `harness.report.families`' job, across tables.
+"""One comparison, every language: each side's summary, the difference, the registered test with the interval
+and spread it comes with, and ASO. Which comparisons exist is `harness.report.engine`'s job; correcting their
+p-values, the levels, minimum detectable effects and marks is `harness.report.families`'.
 
 The interval beside each difference is the test's own where it has one (paired t, Welch, the example
-bootstrap); the rank and sign-flip tests have none, so they show the paired t interval, and approximate
-randomisation the example bootstrap's, each named in the table (their coverage: validation/CALIBRATION.md).
+bootstrap), else the one its registry entry borrows (the rank and sign-flip tests show the paired t interval,
+approximate randomisation the example bootstrap's), named in the table (coverage: validation/CALIBRATION.md).
 """
 from __future__ import annotations
 
@@ -14,58 +15,20 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from harness.report.collect import AVG, AVG_TARGETS, AVERAGES
 from harness.report.comparisons import Comparison
+from harness.report.format import IDENTICAL
+from harness.report.options import Options
 from harness.stats import examples, multiple, seeds
-from harness.stats.aso import TAU, AsoResult, aso
+from harness.stats.aso import AsoResult, aso
 from harness.stats.effects import describe, mean_difference
-from harness.stats.result import missing
-
-# Under A/A, ASO (tau 0.2, alpha 0.05) declares dominance in 11% of studies with 3 seeds per arm, 6% with 5
-# and 3.5% with 10 (validation/CALIBRATION.md): below this many seeds its values are not shown or marked.
-ASO_MIN_SEEDS = 5
-TESTS = (*seeds.TESTS, *examples.EXAMPLE_TESTS)
-LABELS = {**seeds.LABELS, **examples.LABELS}
-FAMILIES = ("comparison", "table", "study")
-# The interval each test's table shows (named in the table; coverage measured in validation/calibrate.py).
-INTERVALS = {"t": "paired t", "wilcoxon": "paired t", "sign-flip": "paired t", "welch": "Welch t",
-             "bootstrap": "example bootstrap", "ar": "example bootstrap"}
-
-
-@dataclass(frozen=True)
-class Options:
-    split: str = "test"
-    test: str = "t"  # paired t over seeds: seeds are the replication unit; see harness.stats.seeds
-    alpha: float = 0.05
-    correction: str = "holm"
-    family: str = "table"  # which tests are corrected together: see harness.report.families
-    confidence: float = 0.95
-    n_resamples: int = 9999
-    aso_bootstrap: int = 1000
-    aso_tau: float = TAU
-    conjunction: str = "bonferroni"
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.test not in TESTS:
-            raise ValueError(f"unknown test {self.test!r}; choose one of {', '.join(TESTS)}")
-        if self.correction not in multiple.CORRECTIONS:
-            raise ValueError(f"unknown correction {self.correction!r}; choose one of {', '.join(multiple.CORRECTIONS)}")
-        if self.family not in FAMILIES:
-            raise ValueError(f"unknown family {self.family!r}; choose one of {', '.join(FAMILIES)}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must lie in (0, 1), got {self.alpha}")
-        if self.split not in ("test", "dev"):
-            raise ValueError(f"split must be test or dev, got {self.split!r}")
-
-    @property
-    def example_level(self) -> bool:
-        return self.test in examples.EXAMPLE_TESTS
-
+from harness.stats.power import Spread, interval_spread, paired_spread, welch_spread
+from harness.stats.registry import TESTS
+from harness.stats.result import TestResult, missing
+from salt.metrics import AVG, AVG_TARGETS, AVERAGES, accuracy_metric
 
 ROW_COLUMNS = ["row", "kind", "a_mean", "a_std", "a_n", "b_mean", "b_std", "b_n", "diff", "diff_low", "diff_high",
-               "ci", "boot_low", "boot_high", "test", "p", "p_adj", "family_size", "eps_min", "eps_min_reverse",
-               "mark", "note"]
+               "ci", "boot_low", "boot_high", "test", "p", "p_adj", "family_size", "level", "mde", "se", "df",
+               "pairs", "eps_min", "eps_min_reverse", "mark", "note"]
 
 
 @dataclass
@@ -73,13 +36,16 @@ class ComparisonTable:
     comparison: Comparison
     rows: pd.DataFrame  # ROW_COLUMNS, one per language then the averages
     options: Options
-    aso: list[AsoResult] = field(default_factory=list)  # per row, at level alpha (families.finalize adjusts)
+    aso: list[AsoResult | None] = field(default_factory=list)  # per row, at level alpha (families adjusts)
     conjunction: multiple.PartialConjunction | None = None
     notes: list[str] = field(default_factory=list)  # notes shared by every row, hoisted out of the table
     updates: tuple[float, float] = (math.nan, math.nan)  # mean optimizer updates of A and B
     degenerate: list[str] = field(default_factory=list)  # cells whose augmentation fell short, named
-    family: str = ""  # how its p-values were corrected, in words (families.finalize)
+    family: str = ""  # how its p-values were corrected, in words (families.correct)
+    family_scope: str = ""  # what its family holds ("the 4 comparisons against baseline")
+    family_sizes: dict[str, int] = field(default_factory=dict)  # kind (target, average) -> m
     aso_alpha: float = math.nan  # the level ASO was read at (alpha / family size)
+    identical: bool = False  # both sides train alike by construction: shown, never tested, not in any family
 
     @property
     def step_matched(self) -> bool | None:
@@ -92,8 +58,23 @@ class ComparisonTable:
         n = self.rows[["a_n", "b_n"]].min(axis=1)
         return int(n.min()) if len(n) else 0
 
+    def copy(self) -> ComparisonTable:
+        """A copy whose rows a family may adjust (a comparison can sit in a table's family and a curve's)."""
+        return replace(self, rows=self.rows.copy(), notes=list(self.notes))
+
 
 PredictionsFor = Callable[[str], pd.DataFrame]  # run id -> per-example predictions
+
+
+@dataclass(frozen=True)
+class Tested:
+    """A registered test's result with the interval shown beside it and the spread its MDE is judged by."""
+
+    result: TestResult
+    low: float
+    high: float
+    interval: str  # the interval's name ("" when there is none)
+    spread: Spread
 
 
 class Sides:
@@ -102,6 +83,7 @@ class Sides:
     same control; filtering the whole frame for each one was most of `report`'s time."""
 
     def __init__(self, scores: pd.DataFrame):
+        self.scores = scores
         self.none = scores.iloc[:0]
         self._sides = dict(iter(scores.groupby(["arm", "setting"], sort=False, observed=True)))
         self._cache: dict[tuple, object] = {}
@@ -134,12 +116,33 @@ class Sides:
         return self._memo(("degenerate", arm, setting), lambda: _degenerate(self.side(arm, setting), arm))
 
     def compare(self, a: pd.Series, b: pd.Series, names: tuple[str, str], opts: Options, test: str | None = None):
-        """`seeds.compare_seeds` once per pair of per-seed scores: the curve answer tests the pairs the tables
-        test (the same number in both, computed once)."""
+        """`seeds.compare_seeds` once per pair of per-seed scores (the same pair in a table and a curve is tested
+        once)."""
         test = test or opts.test
         key = ("compare", tuple(a.items()), tuple(b.items()), names, test, opts.confidence, opts.n_resamples, opts.seed)
         return self._memo(key, lambda: seeds.compare_seeds(a, b, test, opts.confidence, opts.n_resamples, opts.seed,
                                                            names))
+
+    def test(self, a: pd.Series, b: pd.Series, names: tuple[str, str], opts: Options) -> Tested:
+        """The seed-level test of `opts` on two per-seed score series: the one place its interval is chosen and
+        its spread measured (tables, curve points and areas all come through here)."""
+        test = opts.test if TESTS[opts.test].level == "seed" else "t"
+        res = self.compare(a, b, names, opts, test)
+        ran = TESTS.get(res.test, TESTS[test])
+        low, high, name = res.ci_low, res.ci_high, ran.interval_name
+        if not (math.isfinite(low) and math.isfinite(high)):
+            low = high = math.nan
+            if res.ok and ran.interval_test is not ran:
+                other = self.compare(a, b, names, opts, ran.interval_test.name)
+                low, high = other.ci_low, other.ci_high
+        if not (math.isfinite(low) and math.isfinite(high)):
+            name = ""
+        common = a.index.intersection(b.index)
+        if ran.paired and len(common) >= 2:
+            spread = paired_spread(np.round(a.loc[common].to_numpy() - b.loc[common].to_numpy(), seeds.DECIMALS))
+        else:
+            spread = welch_spread(a.to_numpy(), b.to_numpy())
+        return Tested(res, low, high, name, spread)
 
 
 def _series(frame: pd.DataFrame) -> pd.Series:
@@ -147,16 +150,16 @@ def _series(frame: pd.DataFrame) -> pd.Series:
                      name="score").sort_index()
 
 
-def _kind(row: str, source: str | None) -> str:
+def kind_of(row: str, source: str | None) -> str:
     if row in AVERAGES:
         return "average"
     return "source" if row == source else "target"
 
 
-def _example_test(a: pd.DataFrame, b: pd.DataFrame, row: str, langs: list[str],
-                  source: str | None, predictions: PredictionsFor, opts: Options):
-    """The example-level test and, for approximate randomisation (no interval of its own), the example
-    bootstrap's interval on the same pairs."""
+def _example_test(a: pd.DataFrame, b: pd.DataFrame, row: str, langs: list[str], source: str | None,
+                  predictions: PredictionsFor, opts: Options) -> Tested:
+    """The example-level test and, where it has no interval of its own, its entry's (the example bootstrap)
+    on the same pairs."""
     if row == AVG:
         used = langs
     elif row == AVG_TARGETS:
@@ -166,30 +169,24 @@ def _example_test(a: pd.DataFrame, b: pd.DataFrame, row: str, langs: list[str],
     runs_a = {s: predictions(r) for s, r in a.groupby("seed")["run_id"].first().items()}
     runs_b = {s: predictions(r) for s, r in b.groupby("seed")["run_id"].first().items()}
     pairs = examples.paired_examples(runs_a, runs_b, opts.split, used)
-    res = examples.compare_examples(pairs, opts.test, opts.n_resamples, opts.seed, opts.confidence)
-    if opts.test == "ar" and res.ok:
-        boot = examples.compare_examples(pairs, "bootstrap", opts.n_resamples, opts.seed, opts.confidence)
-        res = replace(res, ci_low=boot.ci_low, ci_high=boot.ci_high)
-    return res
-
-
-def _interval(res, sa: pd.Series, sb: pd.Series, opts: Options) -> dict:
-    """The test's own interval; the rank and sign-flip tests show the paired t interval of the same seeds."""
-    name = INTERVALS[opts.test]
-    if math.isfinite(res.ci_low) and math.isfinite(res.ci_high):
-        return {"diff_low": res.ci_low, "diff_high": res.ci_high, "ci": name}
-    if opts.test in ("wilcoxon", "sign-flip") and res.ok:
-        common = sa.index.intersection(sb.index)
-        t = seeds.paired_t(sa.loc[common].to_numpy(), sb.loc[common].to_numpy(), opts.confidence)
-        return {"diff_low": t.ci_low, "diff_high": t.ci_high, "ci": name}
-    return {"diff_low": math.nan, "diff_high": math.nan, "ci": ""}
+    entry = opts.entry
+    res = examples.compare_examples(pairs, entry.name, opts.n_resamples, opts.seed, opts.confidence)
+    low, high = res.ci_low, res.ci_high
+    if res.ok and entry.interval_test is not entry:
+        other = examples.compare_examples(pairs, entry.interval_test.name, opts.n_resamples, opts.seed,
+                                          opts.confidence)
+        low, high = other.ci_low, other.ci_high
+    ok = math.isfinite(low) and math.isfinite(high)
+    return Tested(res, low, high, entry.interval_name if ok else "",
+                  interval_spread(low, high, opts.confidence, res.n))
 
 
 def analyse(comp: Comparison, scores: pd.DataFrame | Sides, rows: list[str], source: str | None, opts: Options,
-            predictions: PredictionsFor | None = None) -> ComparisonTable:
+            predictions: PredictionsFor | None = None, identical: bool = False) -> ComparisonTable:
     """The table of one comparison, from the long `scores` frame of `harness.report.collect.scores` (or its
-    `Sides`, built once for many comparisons)."""
-    if opts.example_level and predictions is None:
+    `Sides`, built once for many comparisons). `identical`: the sides train alike by construction (the engine
+    knows), so the rows show both sides and say so, and nothing is tested."""
+    if opts.example_level and predictions is None and not identical:
         raise ValueError(f"--test {opts.test} needs per-example predictions")
     sides = scores if isinstance(scores, Sides) else Sides(scores)
     side_a, side_b = sides.side(comp.a, comp.setting_a), sides.side(comp.b, comp.setting_b)
@@ -207,32 +204,39 @@ def analyse(comp: Comparison, scores: pd.DataFrame | Sides, rows: list[str], sou
         if not notes:
             for s, arm in ((sa, comp.a), (sb, comp.b)):
                 if s.empty:
-                    notes.append(f"no {opts.split}_acc_{row} for {arm}")
+                    notes.append(f"no {accuracy_metric(opts.split, row)} for {arm}")
         effect = mean_difference(sa, sb, opts.confidence, opts.n_resamples, opts.seed)
+        dom = None  # identical by construction: no ASO either
         if notes:
-            res = missing(opts.test, "; ".join(notes))
+            tested = Tested(missing(opts.test, "; ".join(notes)), math.nan, math.nan, "", Spread(math.nan, math.nan, 0))
             notes = []
+        elif identical:
+            tested = Tested(missing(opts.test, IDENTICAL, effect.estimate, effect.n), math.nan, math.nan, "",
+                            Spread(math.nan, math.nan, effect.n))
         elif opts.example_level:
-            res = _example_test(a, b, row, langs, source, predictions, opts)
-            # the delta and its CI from the same pairs, even where the pairing is not complete
-            effect = replace(effect, estimate=res.estimate)
+            tested = _example_test(a, b, row, langs, source, predictions, opts)
+            # the delta from the same pairs, even where the pairing is not complete
+            effect = replace(effect, estimate=tested.result.estimate)
         else:
-            res = sides.compare(sa, sb, (comp.a, comp.b), opts)
+            tested = sides.test(sa, sb, (comp.a, comp.b), opts)
+        res = tested.result
         if res.note:
             notes.append(res.note)
-        if res.ok and seeds.min_attainable_p(res.test, res.n) > opts.alpha:
-            notes.append(f"with {res.n} seeds that differ, {res.test} cannot give p < "
-                         f"{seeds.min_attainable_p(res.test, res.n):.3g}")
-        dom = aso(sa.to_numpy(), sb.to_numpy(), opts.alpha, 1, opts.aso_bootstrap, opts.seed)
+        ran = TESTS.get(res.test, opts.entry)
+        if res.ok and ran.min_p(res.n) > opts.alpha:
+            notes.append(f"with {res.n} seeds that differ, {ran.name} cannot give p < {ran.min_p(res.n):.3g}")
+        if not identical:
+            dom = aso(sa.to_numpy(), sb.to_numpy(), opts.alpha, 1, opts.aso_bootstrap, opts.seed)
+            if not dom.ok and res.ok:  # when the test itself failed, its note already says why
+                notes.append(f"ASO: {dom.note}")
         dominance.append(dom)
-        if not dom.ok and res.ok:  # when the test itself failed, its note already says why
-            notes.append(f"ASO: {dom.note}")
-        out.append({"row": row, "kind": _kind(row, source), "a_mean": da.mean, "a_std": da.std, "a_n": da.n,
+        out.append({"row": row, "kind": kind_of(row, source), "a_mean": da.mean, "a_std": da.std, "a_n": da.n,
                     "b_mean": db.mean, "b_std": db.std, "b_n": db.n, "diff": effect.estimate,
-                    **_interval(res, sa, sb, opts), "boot_low": effect.low, "boot_high": effect.high,
-                    "test": res.test, "p": res.pvalue, "p_adj": math.nan, "family_size": 0,
-                    "eps_min": math.nan, "eps_min_reverse": math.nan, "mark": "",
-                    "note": "; ".join(dict.fromkeys(n for n in notes if n))})
+                    "diff_low": tested.low, "diff_high": tested.high, "ci": tested.interval,
+                    "boot_low": effect.low, "boot_high": effect.high, "test": res.test, "p": res.pvalue,
+                    "p_adj": math.nan, "family_size": 0, "level": math.nan, "mde": math.nan, "se": tested.spread.se,
+                    "df": tested.spread.df, "pairs": res.n, "eps_min": math.nan, "eps_min_reverse": math.nan,
+                    "mark": "", "note": "; ".join(dict.fromkeys(n for n in notes if n))})
     frame = pd.DataFrame(out, columns=ROW_COLUMNS)
     family = frame["kind"] == "target"
     p_family = frame.loc[family, "p"].to_numpy(dtype=float)
@@ -240,7 +244,8 @@ def analyse(comp: Comparison, scores: pd.DataFrame | Sides, rows: list[str], sou
             if np.isfinite(p_family).any() else None)
     return ComparisonTable(comp, frame, opts, dominance, conj,
                            updates=(sides.updates(comp.a, comp.setting_a), sides.updates(comp.b, comp.setting_b)),
-                           degenerate=sides.degenerate(comp.a, comp.setting_a) + sides.degenerate(comp.b, comp.setting_b))
+                           degenerate=sides.degenerate(comp.a, comp.setting_a) + sides.degenerate(comp.b, comp.setting_b),
+                           identical=identical)
 
 
 def _mean(side: pd.DataFrame, column: str) -> float:

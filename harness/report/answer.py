@@ -1,109 +1,115 @@
-"""What the sample-count curves say: each strategy minus each of its controls at every N, the area under
-each curve, and the smallest N from which the strategy is significantly ahead.
+"""What the sample-count curves say: each strategy minus each of its controls at every N, the area under each
+curve, and from which N the strategy is significantly ahead; every number from the comparison engine.
 
-A strategy is an arm that augments and controls nothing (SALT); its controls are the arms registered as
-its controls (random selection, random substitution) and the references (the baseline, the step-matched
-baseline). Differences are paired by seed at the same N (a reference without a count is the same score at
-every N). The p-values of one strategy-control pair are corrected together over every N and language (the
-averages a family of their own, as in the tables), so "significant from N = 200" survives looking at the
-whole curve. The area is taken over log(1 + N_eff) and divided by its width: the mean accuracy over the
-log-spaced range, per seed, so it gets a CI over seeds and a paired test like any score.
+A strategy is an arm that augments and controls nothing (SALT); its controls are the arms registered as its
+controls (random selection, random substitution) and the references (the baseline, the step-matched
+baseline). Each point is the engine's comparison of the strategy at that N with the control's matching
+setting (the tables' pairing: a reference without a count is the same score at every N, matched on any axis
+of its own), so a point is the number the tables print. The family of one strategy-control pair is every N
+and target language of it (averages apart), identical-by-construction points left out.
+
+The area is taken over log(1 + N_eff) and divided by its width: the mean accuracy over the log-spaced range,
+per seed, so it gets a CI over seeds and a paired test like any score. A pair's areas are taken on the same
+grid for both arms (the Ns where both have that seed) and the strategy's N_eff; a seed missing a point of the
+grid is left out of the area, and a footnote says so.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from harness.report.analysis import INTERVALS, Options, Sides
-from harness.report.collect import AVERAGES, arm_order
-from harness.stats import multiple, seeds
+from harness.records import setting_label
+from harness.report.analysis import ComparisonTable, Sides, analyse
+from harness.report.collect import SAMPLES_KEY, arm_order
+from harness.report.comparisons import Comparison
+from harness.report.engine import Engine, strategy_pairs
+from harness.report.families import correct, markable, significant
+from harness.report.format import IDENTICAL
 from harness.stats.effects import describe
-from salt.arms import ARMS
+from harness.stats.registry import TESTS
 
-DIFF_COLUMNS = ["strategy", "control", "series", "row", "samples", "n_eff", "estimate", "low", "high", "p", "p_adj",
-                "significant", "n", "note"]
+DIFF_COLUMNS = ["strategy", "control", "series", "setting_b", "row", "kind", "samples", "n_eff", "estimate", "low",
+                "high", "p", "p_adj", "family_size", "level", "mde", "n", "significant", "ahead", "identical", "note"]
 AUC_COLUMNS = ["arm", "series", "row", "mean", "low", "high", "n", "points", "note"]
-AUC_DIFF_COLUMNS = ["strategy", "control", "series", "row", "estimate", "low", "high", "p", "n", "note"]
-SMALLEST_COLUMNS = ["strategy", "control", "series", "row", "samples", "n_eff"]
+AUC_DIFF_COLUMNS = ["strategy", "control", "series", "row", "kind", "estimate", "low", "high", "p", "p_adj",
+                    "family_size", "level", "mde", "n", "points", "note"]
+SMALLEST_COLUMNS = ["strategy", "control", "series", "row", "ahead_from", "ahead_from_n_eff", "first", "first_n_eff",
+                    "tested", "note"]
 
 
 @dataclass
 class CurveAnswer:
     differences: pd.DataFrame  # DIFF_COLUMNS: strategy - control at each N, per row
     auc: pd.DataFrame  # AUC_COLUMNS: normalised area under each arm's curve, mean over seeds with its CI
-    auc_differences: pd.DataFrame  # AUC_DIFF_COLUMNS: strategy - control areas, paired by seed
-    smallest: pd.DataFrame  # SMALLEST_COLUMNS: the smallest N significantly ahead (samples None: none)
+    auc_differences: pd.DataFrame  # AUC_DIFF_COLUMNS: strategy - control areas on a common grid, paired by seed
+    smallest: pd.DataFrame  # SMALLEST_COLUMNS: from which N significantly ahead at every N after, and the first N
     test: str  # the test's label
     interval: str  # the interval's name
     correction: str
     alpha: float
+    power: float
+    min_seeds: int  # seeds per arm a mark needs
+    test_name: str = "t"  # the registry entry the curve ran
+    tables: list[ComparisonTable] = field(default_factory=list)  # the curve's comparisons, in their families
+    footnotes: list[str] = field(default_factory=list)  # seeds left out of an area, and why
 
 
-def strategy_pairs(arms: list[str]) -> list[tuple[str, str]]:
-    """(strategy, control) for every strategy in `arms` and every control or reference of it present."""
-    out = []
-    for s in arms:
-        arm = ARMS.get(s)
-        if arm is None or not arm.augments or arm.reference or arm.controls is not None:
-            continue
-        controls = [a for a in arms if a in ARMS and (ARMS[a].controls == s or ARMS[a].reference)]
-        out += [(s, c) for c in controls]
-    return out
+def series_of(engine: Engine, arm: str, setting: str) -> str:
+    """The setting without its count: what one curve holds fixed."""
+    return setting_label([(k, v) for k, v in engine.typed.get((arm, setting), ()) if k != SAMPLES_KEY])
 
 
-def _per_seed(part: pd.DataFrame) -> pd.Series:
-    return part.set_index("seed")["score"].sort_index()  # in seed order, as the tables' (Sides.series)
-
-
-def answer(scores: pd.DataFrame, rows: list[str], opts: Options, sides: Sides | None = None) -> CurveAnswer | None:
-    """None when no arm has a samples-per-language curve. `sides`: the tables' (`build_report`), whose tests of
-    the same pairs are reused."""
-    curves = scores.dropna(subset=["samples"])
-    if curves.empty:
+def answer(engine: Engine) -> CurveAnswer | None:
+    """None when no arm has a samples-per-language curve."""
+    scores = engine.scores
+    if scores["samples"].dropna().empty:
         return None
-    label = seeds.LABELS.get(opts.test, opts.test)
-    if opts.example_level:  # curve points and areas are compared over seeds: no examples to resample
-        label = f"{seeds.LABELS['t']} (the curves compare seeds; --test {opts.test} is used in the tables)"
-        opts = replace(opts, test="t")
+    label = TESTS[engine.opts.test].label
+    if engine.opts.example_level:
+        label = f"{TESTS['t'].label} (the curves compare seeds; --test {engine.opts.test} is used in the tables)"
+    engine = engine.seed_level()
+    opts = engine.opts
     arms = arm_order(scores["arm"].unique())
-    # grouped once: a curve of hundreds of counts filtered per point was most of `report`'s time
-    points = {k: (g, _per_seed(g)) for k, g in curves.groupby(["arm", "series", "samples", "lang"], sort=False)}
-    flats = {k: (g, _per_seed(g)) for k, g in scores[scores["samples"].isna()].groupby(["arm", "lang"], sort=False)}
-    counted = set(curves["arm"])
-    sides = sides or Sides(scores.iloc[:0])
-    diffs = []
-    for strategy, control in strategy_pairs(arms):
-        flat = control not in counted  # a reference with no count: one score per seed for every N
-        for series, samples in curves.loc[curves["arm"] == strategy, ["series", "samples"]].drop_duplicates(
-                ).itertuples(index=False):
-            for row in rows:
-                a, sa = points.get((strategy, series, samples, row), (None, None))
-                b, sb = flats.get((control, row), (None, None)) if flat else points.get(
-                    (control, series, samples, row), (None, None))
-                if a is None or b is None or a.empty or b.empty:
-                    continue
-                res = sides.compare(sa, sb, (strategy, control), opts)
-                ci = res if math.isfinite(res.ci_low) else sides.compare(sa, sb, (strategy, control), opts, "t")
-                diffs.append({"strategy": strategy, "control": control, "series": series, "row": row,
-                              "samples": samples, "n_eff": float(a["n_eff"].mean()), "x": float(a["x"].iloc[0]),
-                              "estimate": res.estimate, "low": ci.ci_low, "high": ci.ci_high, "p": res.pvalue,
-                              "n": res.n, "note": res.note})
-    differences = pd.DataFrame(diffs, columns=[*DIFF_COLUMNS, "x"])
-    if not differences.empty:
-        differences["p_adj"] = np.nan
-        kind = differences["row"].isin(AVERAGES)
-        for _, idx in differences.groupby([differences["strategy"], differences["control"], differences["series"],
-                                           kind], sort=False).groups.items():
-            differences.loc[idx, "p_adj"] = multiple.adjust(differences.loc[idx, "p"].to_numpy(), opts.correction)
-        differences["significant"] = (differences["p_adj"] < opts.alpha) & (differences["estimate"] > 0)
-    auc, per_seed_auc = _areas(scores, rows, opts)
-    return CurveAnswer(differences[DIFF_COLUMNS] if not differences.empty else differences.reindex(columns=DIFF_COLUMNS),
-                       auc, _area_differences(per_seed_auc, arms, rows, opts), _smallest(differences),
-                       label, INTERVALS.get(opts.test, "paired t"), opts.correction,
-                       opts.alpha)
+    counted = set(scores.dropna(subset=["samples"])["arm"])
+    raw = [engine.table(c) for s, c_arm in strategy_pairs(arms) if s in counted
+           for c in engine.pairs(s, c_arm, strict=False)
+           if engine.has_runs(c.a, c.setting_a) and engine.has_runs(c.b, c.setting_b)
+           and not engine.sides.side(c.a, c.setting_a)["samples"].isna().all()]
+    key = lambda t: (t.comparison.a, t.comparison.b, series_of(engine, t.comparison.a, t.comparison.setting_a))  # noqa
+    tables = correct(raw, opts, key, lambda g: _curve_scope(g))
+    differences = _differences(engine, tables)
+    auc_tables, footnotes, auc_diff = _area_differences(engine, tables)
+    return CurveAnswer(differences, _areas(engine), auc_diff, _smallest(differences, opts), label,
+                       opts.entry.interval_name, opts.correction, opts.alpha, opts.power, opts.entry.min_seeds,
+                       opts.test, tables, footnotes)
+
+
+def _curve_scope(group: list[ComparisonTable]) -> str:
+    c = group[0].comparison
+    return f"{c.a} vs {c.b} over {len(group)} values of N"
+
+
+def _differences(engine: Engine, tables: list[ComparisonTable]) -> pd.DataFrame:
+    out = []
+    for t in tables:
+        c = t.comparison
+        side = engine.sides.side(c.a, c.setting_a)
+        samples, x = side["samples"].iat[0], float(side["x"].iat[0])
+        n_eff = float(side.drop_duplicates("seed")["n_eff"].mean())
+        series = series_of(engine, c.a, c.setting_a)
+        for r in t.rows.itertuples():
+            sig = significant(r.p_adj, engine.opts.alpha) and markable(r, engine.opts)
+            out.append({"strategy": c.a, "control": c.b, "series": series, "setting_b": c.setting_b, "row": r.row,
+                        "kind": r.kind, "samples": samples, "n_eff": n_eff, "x": x, "estimate": r.diff,
+                        "low": r.diff_low, "high": r.diff_high, "p": r.p, "p_adj": r.p_adj,
+                        "family_size": r.family_size, "level": r.level, "mde": r.mde, "n": r.pairs,
+                        "significant": sig, "ahead": sig and r.diff > 0, "identical": t.identical, "note": r.note})
+    frame = pd.DataFrame(out, columns=[*DIFF_COLUMNS, "x"])
+    return frame.sort_values(["strategy", "control", "series", "x"], kind="stable").reset_index(drop=True) \
+        if len(frame) else frame
 
 
 def normalised_area(n_eff: np.ndarray, score: np.ndarray) -> float:
@@ -115,56 +121,114 @@ def normalised_area(n_eff: np.ndarray, score: np.ndarray) -> float:
     return float(np.trapezoid(y, u) / (u[-1] - u[0]))
 
 
-def _areas(scores: pd.DataFrame, rows: list[str], opts: Options) -> tuple[pd.DataFrame, pd.DataFrame]:
-    per_seed, summary = [], []
+def _areas(engine: Engine) -> pd.DataFrame:
+    """Each arm's own curve: its area per seed over its full grid (a seed missing a point is left out, said),
+    or, for an arm without a count, its score (one line per setting)."""
+    scores, opts = engine.scores, engine.opts
+    summary = []
     for arm in arm_order(scores["arm"].unique()):
         part = scores[scores["arm"] == arm]
         flat = part["samples"].isna().all()
-        for (series, row), g in part.groupby(["series", "lang"], sort=False):
-            if row not in rows:
+        keys = ["setting", "lang"] if flat else ["series", "lang"]
+        for (series, row), g in part.groupby(keys, sort=False):
+            if row not in engine.rows:
                 continue
-            values = {}
+            grid = set(g["samples"])
+            values, left = [], []
             for seed, s in g.groupby("seed"):
-                values[seed] = float(s["score"].mean()) if flat else normalised_area(s["n_eff"].to_numpy(),
-                                                                                    s["score"].to_numpy())
-                per_seed.append({"arm": arm, "series": series, "row": row, "seed": seed, "auc": values[seed]})
-            d = describe(list(values.values()), opts.confidence)
-            points = 1 if flat else g["samples"].nunique()
+                if flat:
+                    values.append(float(s["score"].mean()))
+                elif set(s["samples"]) == grid:
+                    values.append(normalised_area(_x(s), s["score"].to_numpy()))
+                else:
+                    left.append(f"seed {seed} lacks N = {', '.join(sorted(map(str, grid - set(s['samples']))))}")
+            d = describe(values, opts.confidence)
+            note = "no count: its score at every N" if flat else "; ".join([d.note] * bool(d.note) + [
+                f"{'; '.join(left)}: left out"] * bool(left))
             summary.append({"arm": arm, "series": series, "row": row, "mean": d.mean, "low": d.low, "high": d.high,
-                            "n": d.n, "points": points, "note": "no count: its score at every N" if flat else d.note})
-    return pd.DataFrame(summary, columns=AUC_COLUMNS), pd.DataFrame(per_seed,
-                                                                    columns=["arm", "series", "row", "seed", "auc"])
+                            "n": d.n, "points": 1 if flat else len(grid), "note": note})
+    return pd.DataFrame(summary, columns=AUC_COLUMNS)
 
 
-def _area_differences(per_seed: pd.DataFrame, arms: list[str], rows: list[str], opts: Options) -> pd.DataFrame:
+def _x(points: pd.DataFrame) -> np.ndarray:
+    """Where a run's point sits: the examples it really selected; without that record, its nominal N."""
+    n = points["n_eff"].to_numpy(dtype=float)
+    return np.where(np.isfinite(n), n, points["x"].to_numpy(dtype=float))
+
+
+def _area_differences(engine: Engine, tables: list[ComparisonTable]):
+    """Per strategy-control pair (and series): both arms' areas per seed on the grid common to the pair, then
+    the engine's test of the paired areas, corrected over the pair's target languages (averages apart)."""
+    groups: dict[tuple, list[ComparisonTable]] = {}
+    for t in tables:  # identical points too: untested, they are still points of both curves
+        c = t.comparison
+        groups.setdefault((c.a, c.b, series_of(engine, c.a, c.setting_a)), []).append(t)
+    auc_tables, footnotes, out = [], [], []
+    for (strategy, control, series), group in groups.items():
+        rows, left = [], set()
+        for row in engine.rows:
+            per_seed: dict[int, list] = {}
+            for t in group:
+                c = t.comparison
+                a = engine.sides.lang(c.a, c.setting_a, row).set_index("seed")
+                b = engine.sides.series(c.b, c.setting_b, row)
+                for seed in a.index.intersection(b.index):
+                    x = a.at[seed, "n_eff"] if math.isfinite(a.at[seed, "n_eff"]) else a.at[seed, "x"]
+                    per_seed.setdefault(seed, []).append((float(x), float(a.at[seed, "score"]), float(b.at[seed])))
+            for seed, pts in per_seed.items():
+                if len(pts) < len(group):
+                    left.add(seed)
+                    continue
+                xs, ya, yb = map(np.array, zip(*pts))
+                rows += [(strategy, seed, row, normalised_area(xs, ya)), (control, seed, row, normalised_area(xs, yb))]
+        if left:
+            footnotes.append(f"{strategy} vs {control}{'' if series == '-' else f' [{series}]'}: seed(s) "
+                             f"{', '.join(map(str, sorted(left)))} left out of the areas (no score at every N of the "
+                             "pair's grid)")
+        if not rows:
+            continue
+        frame = pd.DataFrame(rows, columns=["arm", "seed", "lang", "score"]).assign(
+            setting=series, steps=math.nan, degenerate="", run_id="")
+        comp = Comparison(strategy, control, series, series)
+        auc_tables.append(analyse(comp, Sides(frame), engine.rows, engine.source, engine.opts))
+    corrected = correct(auc_tables, engine.opts, lambda t: (t.comparison,), lambda g: "the areas of this pair")
+    for t in corrected:
+        c = t.comparison
+        for r in t.rows.itertuples():
+            out.append({"strategy": c.a, "control": c.b, "series": c.setting_a, "row": r.row, "kind": r.kind,
+                        "estimate": r.diff, "low": r.diff_low, "high": r.diff_high, "p": r.p, "p_adj": r.p_adj,
+                        "family_size": r.family_size, "level": r.level, "mde": r.mde, "n": r.pairs,
+                        "points": len(groups[(c.a, c.b, c.setting_a)]), "note": r.note})
+    return corrected, footnotes, pd.DataFrame(out, columns=AUC_DIFF_COLUMNS)
+
+
+def _smallest(differences: pd.DataFrame, opts) -> pd.DataFrame:
+    """Per pair and row: `ahead_from`, the smallest N from which the strategy is significantly ahead at every
+    tested N after it (identical-by-construction points are not tested; a point with no test breaks the run),
+    and `first`, the first N significantly ahead, named apart because it promises nothing about larger N."""
     out = []
-    for strategy, control in strategy_pairs(arms):
-        mine, other = per_seed[per_seed["arm"] == strategy], per_seed[per_seed["arm"] == control]
-        for (series, row), a in mine.groupby(["series", "row"], sort=False):
-            b = other[(other["row"] == row) & ((other["series"] == series) | (other["series"] == "-"))]
-            if b.empty:
-                continue
-            res = seeds.compare_seeds(a.set_index("seed")["auc"], b.set_index("seed")["auc"], opts.test,
-                                      opts.confidence, opts.n_resamples, opts.seed, (strategy, control))
-            ci = res if math.isfinite(res.ci_low) else seeds.compare_seeds(
-                a.set_index("seed")["auc"], b.set_index("seed")["auc"], "t", opts.confidence)
-            out.append({"strategy": strategy, "control": control, "series": series, "row": row,
-                        "estimate": res.estimate, "low": ci.ci_low, "high": ci.ci_high, "p": res.pvalue, "n": res.n,
-                        "note": res.note})
-    return pd.DataFrame(out, columns=AUC_DIFF_COLUMNS)
-
-
-def _smallest(differences: pd.DataFrame) -> pd.DataFrame:
-    out = []
-    if differences.empty:
-        return pd.DataFrame(columns=SMALLEST_COLUMNS)
     for (strategy, control, series, row), g in differences.groupby(["strategy", "control", "series", "row"],
                                                                   sort=False):
-        hits = g[g["significant"]].sort_values("x")
+        g = g[~g["identical"]].sort_values("x", kind="stable")
+        ahead = g["ahead"].to_numpy(bool)
+        start = len(ahead)
+        while start > 0 and ahead[start - 1]:
+            start -= 1
+        frm = g.iloc[start] if start < len(ahead) else None
+        hits = g[g["ahead"]]
         first = hits.iloc[0] if len(hits) else None
+        notes = []
+        same = differences[(differences["strategy"] == strategy) & (differences["control"] == control)
+                           & (differences["series"] == series) & (differences["row"] == row) & differences["identical"]]
+        if len(same):
+            notes.append(f"N = {', '.join(map(str, same['samples']))}: {IDENTICAL}, not tested")
         out.append({"strategy": strategy, "control": control, "series": series, "row": row,
-                    "samples": None if first is None else first["samples"],
-                    "n_eff": math.nan if first is None else float(first["n_eff"])})
+                    "ahead_from": None if frm is None else frm["samples"],
+                    "ahead_from_n_eff": math.nan if frm is None else float(frm["n_eff"]),
+                    "first": None if first is None else first["samples"],
+                    "first_n_eff": math.nan if first is None else float(first["n_eff"]),
+                    "tested": int(np.isfinite(g["p"].to_numpy(float)).sum()), "note": "; ".join(notes)})
     frame = pd.DataFrame(out, columns=SMALLEST_COLUMNS)
-    frame["samples"] = pd.Series([o["samples"] for o in out], dtype=object)  # None stays None, not NaN
+    for col in ("ahead_from", "first"):  # None stays None, not NaN
+        frame[col] = pd.Series([o[col] for o in out], dtype=object)
     return frame

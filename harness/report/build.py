@@ -1,81 +1,58 @@
-"""A study's report, end to end: runs -> scores -> comparisons -> tables and plots -> files and MLflow."""
+"""A study's report, end to end: runs -> scores -> the comparison engine -> tables, curves, plots -> files and
+MLflow."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from harness.report import collect, latex, tables
-from harness.report.analysis import ComparisonTable, Options, Sides, analyse
-from harness.report.answer import CurveAnswer, answer
-from harness.report.comparisons import Comparison, default_comparisons, named_pairs
+from harness.records import resolve
+from harness.report import answer_text, collect, latex, tables
+from harness.report.answer import answer
 from harness.report.curves import has_samples_axis, sample_curves
-from harness.report.families import finalize
+from harness.report.engine import Engine
+from harness.report.model import Report
+from harness.report.options import FORMATS, Options
+from harness.stats.registry import by_level
 from harness.tracking.readback import Reader, TrialRun
+from salt.config import RunConfig
 
 log = logging.getLogger(__name__)
-FORMATS = ("md", "latex", "csv")
-
-
-@dataclass
-class Report:
-    study: str
-    revision: str
-    tracking_uri: str
-    options: Options
-    n_runs: int
-    arms: list[str]
-    seeds: list[int]
-    rows: list[str]
-    source: str | None
-    scores: pd.DataFrame
-    tables: list[ComparisonTable]
-    curves: pd.DataFrame | None  # None: the study has no samples-per-language axis
-    expected_runs: int | None = None  # cells of the study, when known: a partial study says so
-    draws: pd.DataFrame | None = None  # draw vs seed spread of arms run with several draws per seed
-    settings: dict = field(default_factory=dict)  # (arm, setting label) -> typed settings, for readable labels
-    contaminated: bool = False  # some run's vocabularies came from evaluation text
-    answer: CurveAnswer | None = None  # what the sample-count curves say (harness.report.answer)
-    period: tuple[pd.Timestamp, pd.Timestamp] | None = None  # first run's start, last run's end
-    files: list[Path] = field(default_factory=list)
-    texts: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # format -> rendered files (render)
+__all__ = ["FORMATS", "Report", "build_report", "log_to_mlflow", "render", "write_report"]
 
 
 def build_report(runs: list[TrialRun], study: str, revision: str, languages: list[str], source: str | None,
                  options: Options | None = None, compare: list[tuple[str, str]] | None = None,
                  tracking_uri: str = "", predictions=None, arms: list[str] | None = None,
-                 expected_runs: int | None = None, axes: dict | None = None) -> Report:
+                 expected_runs: int | None = None, axes: dict | None = None,
+                 base: RunConfig | None = None) -> Report:
     """Every comparison table and the sample-count curves of one study revision's runs.
 
     `languages`: the study's languages, source first (the table's row order). `compare`: pairs of arms
     (`arm` or `arm:setting=value`); default `comparisons.default_comparisons`, over `arms` (the study's declared
     arms, so an arm with no finished run still gets its table, saying so). `predictions`: run id ->
     predictions frame, needed by example-level tests (default: read from MLflow). `axes`: the study's axes,
-    whose declared value order orders the tables.
+    whose declared value order orders the tables. `base`: the study's base config, from which each cell's
+    config is resolved to find comparisons identical by construction (default: the defaults).
     """
     opts = options or Options()
     scores = collect.scores(runs, languages, opts.split, axes)
     if opts.example_level and (scores["draws"] > 1).any():
         raise ValueError(f"--test {opts.test} pairs one run per seed, and this study has several augmentation draws "
-                         "per seed: use a seed-level test (t, wilcoxon, sign-flip, welch)")
+                         f"per seed: use a seed-level test ({', '.join(t.name for t in by_level('seed'))})")
     typed = collect.settings_by_label(runs)
     rows = collect.row_order(scores, languages)
-    if compare:
-        comps: list[Comparison] = named_pairs(scores, typed, compare, arms)
-    else:
-        comps = default_comparisons(scores, typed, arms)
     if opts.example_level and predictions is None:
         if not tracking_uri:
             raise ValueError(f"--test {opts.test} reads per-example predictions from MLflow: give a tracking URI")
         predictions = _predictions_reader(tracking_uri)
-    sides = Sides(scores)
-    built = [analyse(c, sides, rows, source, opts, predictions) for c in comps]
-    finalize(built, opts)
+    engine = Engine(scores, typed, rows, source, opts, predictions, _config_of(base or RunConfig()))
+    comps = engine.named_comparisons(compare, arms) if compare else engine.default_comparisons(arms)
+    built = engine.tables(comps)
     curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
-    curve_answer = answer(scores, rows, opts, sides) if curves is not None else None
+    curve_answer = answer(engine) if curves is not None else None
     raw = collect.draw_scores(runs, languages, opts.split)
     draws = collect.draw_components(raw, rows) if raw["draw"].notna().any() else None
     starts = [r.start_time for r in runs if r.start_time is not None and not pd.isna(r.start_time)]
@@ -84,6 +61,18 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
     return Report(study, revision, tracking_uri, opts, len({r.run_id for r in runs}),
                   collect.arm_order(scores["arm"].unique()), sorted(scores["seed"].unique().tolist()), rows, source,
                   scores, built, curves, expected_runs, draws, typed, bool(scores["contaminated"].any()), curve_answer, period)
+
+
+def _config_of(base: RunConfig):
+    """(arm, settings) -> the cell's config (seed 0), None where it no longer resolves (an arm since removed)."""
+    @lru_cache(maxsize=None)
+    def config(arm: str, settings: tuple):
+        try:
+            return resolve(base, arm, settings, 0)
+        except ValueError:
+            return None
+
+    return config
 
 
 def _predictions_reader(tracking_uri: str):
@@ -112,9 +101,7 @@ def _render(report: Report, fmt: str) -> dict[str, str]:
     if fmt == "latex":  # the paper's main table and the appendix of every comparison (and the curve's answer)
         out = {"main.tex": latex.render_paper(report), "report.tex": latex.render_appendix(report)}
         if report.answer is not None and not report.answer.differences.empty:
-            from harness.report.answer_text import render_latex
-
-            out["curve.tex"] = render_latex(report.answer, report.options.split)
+            out["curve.tex"] = answer_text.render_latex(report.answer, report.options.split)
         return out
     if fmt == "csv":
         return tables.render_csv(report)

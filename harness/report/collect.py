@@ -13,18 +13,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.records import NO_SETTING, Cell, canonical, setting_label
+from harness.records import Cell, canonical, setting_label
 from harness.tracking.readback import Reader, TrialRun
-from harness.tracking.results import read_aug_metric
+from harness.tracking.results import examples_at
 from harness.tracking.tags import CONTAMINATED, DEGENERATE, REVISION
 from salt.arms import ARMS, DRAW_KEY
 from salt.config import display_value
+from salt.metrics import AVERAGES, accuracy_metric, describe_shortfall
 
-AVG, AVG_TARGETS = "avg", "avg_targets"
-AVERAGES = (AVG, AVG_TARGETS)
 SAMPLES_KEY = "augment.samples_per_lang"
 COLUMNS = ["run_id", "arm", "setting", "seed", "lang", "score", "samples", "x", "series", "steps", "n_eff", "degenerate",
-           "contaminated", "draws", "end_time"]
+           "contaminated", "draws", "drawn", "end_time"]
 DRAW_COLUMNS = ["run_id", "arm", "setting", "seed", "draw", "lang", "score", "samples", "x", "series", "steps", "n_eff",
                 "degenerate", "contaminated", "end_time"]
 
@@ -64,13 +63,13 @@ def _samples(cell: Cell) -> tuple[str | None, float]:
     return display_value(SAMPLES_KEY, settings[SAMPLES_KEY]), samples_x(settings[SAMPLES_KEY])
 
 
-def _without_draw(settings: tuple) -> tuple:
+def without_draw(settings: tuple) -> tuple:
     return tuple((k, v) for k, v in settings if k != DRAW_KEY)
 
 
 def settings_by_label(runs: list[TrialRun]) -> dict[tuple[str, str], tuple]:
     """(arm, setting label) -> the typed settings (draws aside), for comparisons that fix or match settings."""
-    return {(r.cell.arm, setting_label(_without_draw(r.cell.settings))): _without_draw(r.cell.settings) for r in runs}
+    return {(r.cell.arm, setting_label(without_draw(r.cell.settings))): without_draw(r.cell.settings) for r in runs}
 
 
 def _rank(settings: tuple, axes: dict) -> tuple:
@@ -84,8 +83,9 @@ def _rank(settings: tuple, axes: dict) -> tuple:
 
 
 def _effective_n(run: TrialRun, languages: list[str]) -> float:
-    """Augmented examples the run really trained on per target language (mean): not the nominal N."""
-    counts = [n for lang in languages[1:] if (n := read_aug_metric(run.metrics, lang, "n_selected")) is not None]
+    """Augmented examples the run really trained on per target language (mean), or, for a step-matched run, those
+    it is matched to: not the nominal N."""
+    counts = [n for lang in languages[1:] if (n := examples_at(run.metrics, lang)) is not None]
     return float(sum(counts) / len(counts)) if counts else math.nan
 
 
@@ -93,9 +93,7 @@ def _degenerate(run: TrialRun) -> str:
     text = run.tags.get(DEGENERATE)
     if not text:
         return ""
-    short = json.loads(text)
-    return "; ".join(f"{lang} {c['selected']} of {'all' if c['requested'] is None else c['requested']}"
-                     for lang, c in short.items())
+    return "; ".join(describe_shortfall(lang, c) for lang, c in json.loads(text).items())
 
 
 def draw_scores(runs: list[TrialRun], languages: list[str], split: str = "test") -> pd.DataFrame:
@@ -106,19 +104,20 @@ def draw_scores(runs: list[TrialRun], languages: list[str], split: str = "test")
     rows = []
     for run in runs:
         cell = run.cell
-        settings = _without_draw(cell.settings)
+        settings = without_draw(cell.settings)
         samples, x = _samples(cell)
         series = setting_label([(k, v) for k, v in settings if k != SAMPLES_KEY])
         extra = [run.metrics.get("train_steps", math.nan), _effective_n(run, languages), _degenerate(run),
                  run.tags.get(CONTAMINATED) == "true", run.end_time]
         for lang in [*languages, *AVERAGES]:
-            score = run.metrics.get(f"{split}_acc_{lang}")
+            score = run.metrics.get(accuracy_metric(split, lang))
             if score is not None and math.isfinite(score):
                 rows.append([run.run_id, cell.arm, setting_label(settings), cell.seed, dict(cell.settings).get(DRAW_KEY),
                              lang, float(score), samples, x, series, *extra])
     out = pd.DataFrame(rows, columns=DRAW_COLUMNS)
     if out.empty:
-        raise ValueError(f"no run has {split}_acc_<language> metrics: nothing to report for split {split!r}")
+        raise ValueError(f"no run has {accuracy_metric(split, '<language>')} metrics: nothing to report for split "
+                         f"{split!r}")
     # a cell run twice (a rare race between workers) keeps its latest run
     return out.sort_values("end_time", kind="stable").drop_duplicates(
         ["arm", "setting", "seed", "draw", "lang"], keep="last")
@@ -139,7 +138,8 @@ def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes
         run_id=("run_id", "first"), score=("score", "mean"), samples=("samples", "first"), x=("x", "first"),
         series=("series", "first"), steps=("steps", "mean"), n_eff=("n_eff", "mean"),
         degenerate=("degenerate", lambda d: "; ".join(x for x in d if x)), contaminated=("contaminated", "any"),
-        draws=("run_id", "size"), end_time=("end_time", "max")).reset_index()
+        draws=("run_id", "size"), drawn=("draw", lambda d: bool(d.notna().any())),
+        end_time=("end_time", "max")).reset_index()
     arms = arm_order(out["arm"])
     ranks = {label: _rank(settings, axes or {}) for (arm, label), settings in settings_by_label(runs).items()}
     order = sorted(range(len(out)), key=lambda i: (arms.index(out["arm"].iat[i]), ranks[out["setting"].iat[i]],

@@ -2,8 +2,10 @@
 
 Default: every arm against each reference arm (the baseline), setting by setting, then each arm against
 the controls registered for it (salt vs random-selection, random-substitution, equal-steps) at the
-settings they share. An arm that ignores an axis (the baseline ignores augmentation) is matched on the
-settings it has.
+settings they share. Settings are matched on the axes both arms have: an arm that ignores an axis (the
+baseline ignores augmentation, equal-steps ignores mixup) is matched on the ones it has, and a control with
+an axis of its own (a baseline run with two schedules) is matched on it. Tables and curves pair through this
+one rule (`harness.report.engine`).
 """
 from __future__ import annotations
 
@@ -44,18 +46,26 @@ def settings(scores: pd.DataFrame) -> dict[str, list[str]]:
     return {arm: out[arm] for arm in arm_order(out)}
 
 
+class AmbiguousMatch(ValueError):
+    """Several settings of a control match one of the compared arm's: pairing them would pool them."""
+
+
 def _agrees(want: dict[str, Any], candidate: tuple) -> bool:
-    return all(k in want and want[k] == v for k, v in candidate)
+    return all(want[k] == v for k, v in candidate if k in want)
 
 
 def match_setting(arm_a: str, label_a: str, arm_b: str, per_arm: dict[str, list[str]], typed: Typed) -> str | None:
-    """B's setting that agrees with A's on every axis B has (None if none or several)."""
+    """B's setting that agrees with A's on every axis both arms have; None when none does. Several that do
+    (B varies an axis A lacks) is an `AmbiguousMatch` naming them: pooling them would pair a seed twice."""
     candidates = per_arm.get(arm_b, [])
-    if label_a in candidates:
-        return label_a
     want = dict(typed.get((arm_a, label_a), ()))
     hits = [c for c in candidates if _agrees(want, typed.get((arm_b, c), ()))]
-    return hits[0] if len(hits) == 1 else None
+    if len(hits) > 1:
+        raise AmbiguousMatch(
+            f"{_name(arm_a, label_a)} matches {len(hits)} settings of {arm_b} ({'; '.join(hits)}): {arm_b} varies an "
+            f"axis {arm_a} does not have, so no one of them is its control; name the pairs: --compare "
+            f"{arm_a}{'' if label_a == NO_SETTING else ':' + label_a} {arm_b}:<setting>")
+    return hits[0] if hits else None
 
 
 def _fixed(arm: str, text: str, per_arm: dict[str, list[str]], typed: Typed) -> list[str]:

@@ -1,9 +1,11 @@
 """Accuracy against samples per language (the `augment.samples_per_lang` axis), per arm, with CIs.
 
 Each point sits at the examples really selected (`n_eff`, mean over seeds and target languages: an N above a
-language's pool is not the N trained on) and is the mean over seeds with a Student-t 95% CI (`harness.stats.effects.describe`); an arm that
-does not depend on the count (the baseline) is one reference value per language. The other arms are
-curves; a study with further axes gets one curve per remaining setting (`series`).
+language's pool is not the N trained on) and is the mean over seeds with a Student-t 95% CI
+(`harness.stats.effects.describe`; no test here: tests are the comparison engine's). An arm that does not
+depend on the count (the baseline) is one reference value per language and setting: a baseline run with two
+schedules is two bands, never one pooled over both. The other arms are curves; a study with further axes gets
+one curve per remaining setting (`series`).
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ def sample_curves(scores: pd.DataFrame, rows: list[str], confidence: float = 0.9
         sub = scores[scores["lang"] == row]
         for arm in arm_order(sub["arm"].unique()):
             part = sub[sub["arm"] == arm]
-            if part["samples"].isna().all():  # does not depend on the count: one reference value
-                groups = [("-", "", float("nan"), part)]
+            if part["samples"].isna().all():  # does not depend on the count: one reference value per setting
+                groups = [(setting, "", float("nan"), g) for setting, g in part.groupby("setting", sort=False)]
             else:
                 part = part.dropna(subset=["samples"])
                 groups = [(series, samples, g["x"].iloc[0], g)

@@ -1,91 +1,155 @@
-"""Which p-values are corrected together, and which rows earn a mark.
+"""The one rule for which p-values are corrected together, the level each test is then read at, its minimum
+detectable effect, and which rows earn a mark; tables and the sample-count curves both go through `correct`.
 
-A family is what a reader looks at together (`--family`):
+A family is what a reader looks at together (`--family` for the tables):
 - `comparison`: the target languages of one comparison;
 - `table` (default): every comparison against the same arm, as one table of a paper shows them (SALT,
   random selection, ... each against the baseline);
-- `study`: every comparison of the report.
-In each family the target-language rows are corrected together (Holm or BH), and the average rows apart
-(an average is not one more language). The source language is a sanity check, not a hypothesis of
-zero-shot transfer: it is shown without a mark. ASO's level is Bonferroni-adjusted over the same family
-(Dror et al. 2019). Marks need `MIN_MARK_SEEDS` seeds per arm: with fewer, a t-test runs on 2-3 degrees of
-freedom and a star would overstate it; the caption says so instead.
+- `study`: every comparison of the report;
+- the curve answer's (`curve_key`): every N of one strategy-control pair (and setting of its other axes).
+In each family the target-language rows are corrected together (Holm or BH), and the average rows apart (an
+average is not one more language). The source language is a sanity check, not a hypothesis of zero-shot
+transfer: it is shown unmarked and is not in m. Comparisons identical by construction are shown as such,
+never tested, and are not in m. Each test is read at its family's level alpha / m (the level Holm applies to
+the smallest of m p-values), which is also the level its minimum detectable effect (harness.stats.power) is
+stated at; ASO's level is Bonferroni-adjusted over the same family (Dror et al. 2019). Marks need the test's
+`min_seeds` per arm (registry): with fewer, a t-test runs on 2-3 degrees of freedom and a star would
+overstate it; the caption says so instead.
 """
 from __future__ import annotations
 
 import math
+from typing import Callable, Hashable
 
 import numpy as np
 
-from harness.report.analysis import ASO_MIN_SEEDS, ComparisonTable, Options, hoist
+from harness.report.analysis import ComparisonTable, hoist
+from harness.report.options import Options
 from harness.stats import multiple
+from harness.stats.power import Spread, mde
+from harness.stats.registry import ASO_MIN_SEEDS, CORRECTIONS, TESTS, StatTest
 
-MIN_MARK_SEEDS = 5
 KINDS = ("target", "average")  # each kind is a family of its own within a group
 
 
-def groups(tables: list[ComparisonTable], family: str) -> list[list[ComparisonTable]]:
+def table_key(family: str) -> Callable[[ComparisonTable], Hashable]:
+    """How the tables' `--family` groups comparisons."""
     if family == "comparison":
-        return [[t] for t in tables]
+        return lambda t: (t.comparison,)
     if family == "study":
-        return [tables] if tables else []
-    by_b: dict[str, list[ComparisonTable]] = {}
-    for t in tables:
-        by_b.setdefault(t.comparison.b, []).append(t)
-    return list(by_b.values())
+        return lambda t: ()
+    return lambda t: (t.comparison.b,)
 
 
-def finalize(tables: list[ComparisonTable], opts: Options) -> None:
-    """Adjusted p-values, ASO at the family's level, marks, and a sentence naming the family, in place."""
-    for group in groups(tables, opts.family):
+def scope_text(group: list[ComparisonTable], family: str) -> str:
+    if len(group) == 1:
+        return "this comparison"
+    if family == "table":
+        return f"the {len(group)} comparisons against {group[0].comparison.b}"
+    if family == "study":
+        return f"all {len(group)} comparisons of the report"
+    return f"{len(group)} comparisons"
+
+
+def level(alpha: float, m: int, correction: str) -> float:
+    """The level a family's test is read at: alpha / m (Holm's first step, Bonferroni); alpha uncorrected."""
+    return alpha if correction == "none" else alpha / max(1, m)
+
+
+def entry_of(row, opts: Options) -> StatTest:
+    return TESTS.get(row.test, opts.entry)
+
+
+def significant(p_adj: float, alpha: float) -> bool:
+    """The significance rule: the family-adjusted p below alpha."""
+    return isinstance(p_adj, float) and math.isfinite(p_adj) and p_adj < alpha
+
+
+def markable(row, opts: Options) -> bool:
+    """Marks only on target and average rows, and only with the test's minimum seeds per arm."""
+    return row.kind in KINDS and min(row.a_n, row.b_n) >= entry_of(row, opts).min_seeds
+
+
+def correct(tables: list[ComparisonTable], opts: Options, key: Callable[[ComparisonTable], Hashable],
+            scope: Callable[[list[ComparisonTable]], str]) -> list[ComparisonTable]:
+    """Copies of `tables`, grouped into families by `key`, with adjusted p-values, family sizes, levels, MDEs,
+    ASO at the family's level, marks and a sentence naming the family (`scope` words the group)."""
+    out = [t.copy() for t in tables]
+    groups: dict[Hashable, list[ComparisonTable]] = {}
+    for t in out:
+        groups.setdefault(key(t), []).append(t)
+    for group in groups.values():
         sizes = {}
         for kind in KINDS:
-            cells = [(t, i) for t in group for i in np.flatnonzero((t.rows["kind"] == kind).to_numpy())]
+            cells = [(t, i) for t in group if not t.identical
+                     for i in np.flatnonzero((t.rows["kind"] == kind).to_numpy())]
             p = np.array([t.rows.at[i, "p"] for t, i in cells], dtype=float)
             adjusted = multiple.adjust(p, opts.correction)
             sizes[kind] = int(np.isfinite(p).sum())
+            at = level(opts.alpha, sizes[kind], opts.correction)
             for (t, i), q in zip(cells, adjusted):
                 t.rows.at[i, "p_adj"] = q
                 t.rows.at[i, "family_size"] = sizes[kind]
+                if math.isfinite(q):
+                    t.rows.at[i, "level"] = at
+                    t.rows.at[i, "mde"] = _mde(t.rows.loc[i], at, opts)
+        identical = sum(t.identical for t in group)
         for t in group:
-            t.family = family_sentence(t, group, sizes, opts)
+            t.family_scope, t.family_sizes = scope(group), dict(sizes)
+            t.family = family_sentence(t, t.family_scope, sizes, identical, opts)
             t.aso_alpha = opts.alpha / max(1, sizes["target"])
             for i, kind in enumerate(t.rows["kind"]):
-                dom = t.aso[i].at(opts.alpha, max(1, sizes.get(kind, 1)))
-                reliable = min(dom.n_a, dom.n_b) >= ASO_MIN_SEEDS
+                dom = t.aso[i].at(opts.alpha, max(1, sizes.get(kind, 1))) if t.aso[i] is not None else None
+                reliable = dom is not None and min(dom.n_a, dom.n_b) >= ASO_MIN_SEEDS
                 t.rows.at[i, "eps_min"] = dom.eps_min if reliable else math.nan
                 t.rows.at[i, "eps_min_reverse"] = dom.eps_min_reverse if reliable else math.nan
             t.rows["mark"] = [mark(r, opts) for r in t.rows.itertuples()]
             hoist(t)
+    return out
 
 
-def family_sentence(table: ComparisonTable, group: list[ComparisonTable], sizes: dict[str, int], opts: Options) -> str:
-    """One sentence: what was corrected together, how, and why a table may have no marks."""
-    names = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no correction"}
-    how = names[opts.correction]
-    scope = ("this comparison" if len(group) == 1 else
-             f"the {len(group)} comparisons against {table.comparison.b}" if opts.family == "table" else
-             f"all {len(group)} comparisons of the report")
-    text = (f"Family: the {sizes['target']} target-language tests of {scope} ({how}); the averages apart "
-            f"({sizes['average']} tests, {how}); the source language unmarked. ASO at α = "
-            f"{opts.alpha:g} / {max(1, sizes['target'])}.")
+def _mde(row, at: float, opts: Options) -> float:
+    entry = TESTS.get(row["test"], opts.entry)
+    return mde(Spread(row["se"], row["df"], int(row["pairs"])), at, opts.power, entry.efficiency,
+               entry.min_p(int(row["pairs"])))
+
+
+def family_sentence(table: ComparisonTable, scope: str, sizes: dict[str, int], identical: int, opts: Options) -> str:
+    """One sentence: what was corrected together, how, at which level, and why a table may have no marks."""
+    how = CORRECTIONS[opts.correction]
+    m = sizes["target"]
+    same = (f"; {identical} comparison{'s' if identical != 1 else ''} identical by construction, not tested"
+            if identical else "")
+    text = (f"Family: the {m} target-language tests of {scope} ({how}, each read at α = {opts.alpha:g}/{max(1, m)}); "
+            f"the averages apart ({sizes['average']} tests, {how}); the source language unmarked{same}. ASO at "
+            f"α = {opts.alpha:g} / {max(1, m)}.")
     if opts.correction == "none":
-        text = f"Family: none (uncorrected p-values) over {scope}; the source language unmarked."
-    if table.seeds < MIN_MARK_SEEDS:
+        text = f"Family: none (uncorrected p-values) over {scope}; the source language unmarked{same}."
+    need = opts.entry.min_seeds
+    if table.seeds < need:
         text += (f" With {table.seeds} seed{'s' if table.seeds != 1 else ''} per arm no marks are printed "
-                 f"(they need {MIN_MARK_SEEDS}): read the p-values and intervals.")
+                 f"(they need {need}): read the p-values and intervals.")
     return text
+
+
+def family_brief(table: ComparisonTable) -> str:
+    """`Holm over the 8 target-language tests of the 4 comparisons against baseline`: a figure's title."""
+    o = table.options
+    if o.correction == "none":
+        return f"uncorrected p over {table.family_scope}"
+    return (f"{CORRECTIONS[o.correction]} over the {table.family_sizes.get('target', 0)} target-language tests of "
+            f"{table.family_scope}")
 
 
 def mark(row, opts: Options) -> str:
     """`*` adjusted p < alpha, `**` < alpha / 5; `†` A almost stochastically dominates B (eps_min < tau), `‡` B
-    dominates A. Only on target and average rows, and only with MIN_MARK_SEEDS seeds per arm."""
-    if row.kind not in KINDS or min(row.a_n, row.b_n) < MIN_MARK_SEEDS:
+    dominates A. Only on rows that are `markable`."""
+    if not markable(row, opts):
         return ""
     p = row.p_adj
     out = ""
-    if isinstance(p, float) and math.isfinite(p):
-        out = "**" if p < opts.alpha / 5 else "*" if p < opts.alpha else ""
+    if significant(p, opts.alpha):
+        out = "**" if p < opts.alpha / 5 else "*"
     if math.isfinite(row.eps_min) and row.eps_min < opts.aso_tau:
         out += "†"
     elif math.isfinite(row.eps_min_reverse) and row.eps_min_reverse < opts.aso_tau:

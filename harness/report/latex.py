@@ -13,41 +13,15 @@ ACL/ARR page (`table*`, booktabs).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from harness.report.collect import AVG_TARGETS, SAMPLES_KEY
-from harness.report.families import MIN_MARK_SEEDS
-from harness.report.analysis import LABELS
-from harness.report.tables import (CORRECTION_NAMES, _cells, _drop_empty_note, _finite, _header, findings, legend,
-                                   pct)
+from harness.report.collect import SAMPLES_KEY
+from harness.report.comparisons import settings as arm_settings
+from harness.report.format import CORRECTION_NAMES, escape, finite, pct, tabular
+from harness.report.model import Report
+from harness.report.tables import cells, drop_empty_note, findings, header, legend
 from salt.arms import ARMS
 from salt.config import display_value
-
-if TYPE_CHECKING:
-    from harness.report.build import Report
-
-_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_SYMBOLS = {"±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$",
-            "ε_min": r"$\varepsilon_{\min}$", "ε": r"$\varepsilon$", "α": r"$\alpha$", "τ": r"$\tau$", "≻": r"$\succ$",
-            "−": r"$-$", "—": "---", "<": r"$<$", "≥": r"$\geq$"}
-_MINUS = re.compile(r"(?<![\w.])-(?=\d)")  # a minus sign before a number, not a hyphen in a word
-
-
-def escape(text: str) -> str:
-    text = "".join(_ESCAPES.get(ch, ch) for ch in str(text))
-    text = text.replace(r"ε\_min", "ε_min")
-    for sym, tex in _SYMBOLS.items():
-        text = text.replace(sym, tex)
-    return _MINUS.sub("$-$", text)
-
-
-def _tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
-    # \tabularnewline, not \\: a ragged-right paragraph column redefines \\ (and needs no array package)
-    out = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \tabularnewline", r"\midrule"]
-    out += [" & ".join(r) + r" \tabularnewline" for r in rows]
-    out += [r"\bottomrule", r"\end{tabular}"]
-    return out
+from salt.metrics import AVG, AVG_TARGETS
 
 
 def paper_label(arm: str, settings: tuple) -> tuple[str, str]:
@@ -79,10 +53,8 @@ def _reference_tables(report: Report) -> dict[tuple[str, str], object]:
 def render_paper(report: Report) -> str:
     """The main table: every (arm, setting) a row, languages as columns, marks from each row's comparison with
     its reference (`*`: significant after the family's correction; ASO and the rest are in the appendix)."""
-    from harness.report.comparisons import settings as arm_settings
-
     tables = _reference_tables(report)
-    languages = [r for r in report.rows if r != "avg"]
+    languages = [r for r in report.rows if r != AVG]
     headers = [r if r != AVG_TARGETS else "Avg." for r in languages]
     with_n = report.curves is not None
     # Series.mean of each group, as a filter would give (groupby's own mean sums in another order: a 60.75
@@ -100,7 +72,7 @@ def render_paper(report: Report) -> str:
             rows.append((paper_label(arm, report.settings.get((arm, setting), ())), cells))
     best = {}  # column -> row index of a significant best
     for j in range(len(languages)):
-        scored = [(cells[j][0], i) for i, (_, cells) in enumerate(rows) if _finite(cells[j][0])]
+        scored = [(cells[j][0], i) for i, (_, cells) in enumerate(rows) if finite(cells[j][0])]
         if scored:
             _, i = max(scored)
             if rows[i][1][j][1]:
@@ -118,18 +90,18 @@ def render_paper(report: Report) -> str:
            f"{escape(report.source or report.rows[0])} is the source language, Avg.\\ the mean over the targets"
            + (", N the augmented examples per target language" if with_n else "") + ". "
            f"$^{{*}}$: better or worse than {escape(' or '.join(references) or 'the reference')} (the step-matched "
-           f"baseline where the study has one), {escape(LABELS[o.test])}, {CORRECTION_NAMES[o.correction]}-adjusted "
+           f"baseline where the study has one), {escape(o.entry.label)}, {CORRECTION_NAMES[o.correction]}-adjusted "
            f"$p<{o.alpha:g}$ within each reference's family of target languages (averages apart). "
-           f"Bold: a column's best, where significant. Marks need {MIN_MARK_SEEDS} seeds per arm. Differences with "
+           f"Bold: a column's best, where significant. Marks need {o.entry.min_seeds} seeds per arm. Differences with "
            "their intervals, every test and ASO: the appendix tables.")
-    if report.seeds and len(report.seeds) < MIN_MARK_SEEDS:
+    if report.seeds and len(report.seeds) < o.entry.min_seeds:
         cap += f" With {len(report.seeds)} seeds no marks are printed."
-    header = ["Model", *(["N"] if with_n else []), *map(escape, headers)]
+    head = ["Model", *(["N"] if with_n else []), *map(escape, headers)]
     out = [f"% Study {escape(report.study)} (revision {report.revision}): main table; generated by "
            "salt-harness report --paper. Needs \\usepackage{booktabs}.",
            r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{2pt}",
            # a fixed label column: a long arm name wraps instead of pushing 16 language columns off the page
-           *_tabular(header, body, f"p{{{1.85 if len(headers) > 8 else 3.2}cm}}" + ("r" if with_n else "")
+           *tabular(head, body, f"p{{{1.85 if len(headers) > 8 else 3.2}cm}}" + ("r" if with_n else "")
                      + "r" * len(headers)),
            rf"\caption{{{cap}}}", rf"\label{{tab:{_slug(report.study)}-main}}", r"\end{table*}", ""]
     return "\n".join(out)
@@ -146,17 +118,17 @@ def render_appendix(report: Report) -> str:
            "generated by salt-harness report. Needs \\usepackage{booktabs}.",
            r"\paragraph{How to read the comparison tables.} " + escape(" ".join(legend(report))), ""]
     for table in report.tables:
-        header, rows = _drop_empty_note(_header(table), [[escape(c) for c in r] for r in _cells(table)])
+        head, rows = drop_empty_note(header(table), [[escape(c) for c in r] for r in cells(table)])
         notes = []
-        if len(header) == 9:  # notes would make the table too wide: they go under it
+        if len(head) == 10:  # notes would make the table too wide: they go under it
             notes = [(r[0], r[-1]) for r in rows if r[-1]]
-            header, rows = header[:-1], [r[:-1] for r in rows]
+            head, rows = head[:-1], [r[:-1] for r in rows]
         c = table.comparison
-        header[1:3] = [_readable(report, c.a, c.setting_a), _readable(report, c.b, c.setting_b)]
+        head[1:3] = [_readable(report, c.a, c.setting_a), _readable(report, c.b, c.setting_b)]
         short = escape(f"{c.label}. " + " ".join(findings(table)))
         out += [r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
                 # the arms' columns wrap their (long) names; the numbers fit
-                *_tabular([escape(h) for h in header], rows, "lp{1.9cm}p{1.9cm}" + "r" * 4 + "l"),
+                *tabular([escape(h) for h in head], rows, "lp{1.9cm}p{1.9cm}" + "r" * 5 + "l"),
                 rf"\caption{{{short}}}"]
         if notes:
             out += [r"\par\smallskip\footnotesize"] + [rf"{n}: {t}\\" for n, t in notes]

@@ -12,9 +12,11 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from harness.report.collect import AVG_TARGETS
-from harness.report.tables import row_name
+from harness.report.answer_text import family_of, pair_name
+from harness.report.families import family_brief
+from harness.report.format import CORRECTION_NAMES, finite, row_name
 from salt.arms import ARMS
+from salt.metrics import AVG_TARGETS
 
 FALLBACK = ["#8e6c8a", "#00798c", "#30638e", "#a23b72"]  # arms no longer registered
 
@@ -33,18 +35,16 @@ def _color(arm: str, i: int) -> str:
     return ARMS[arm].color if arm in ARMS else FALLBACK[i % len(FALLBACK)]
 
 
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
 def _draw_curves(ax, curves: pd.DataFrame, row: str) -> None:
     sub = curves[curves["row"] == row]
-    reference = sub["samples"] == ""  # arms that do not depend on the count: a band
+    reference = sub["samples"] == ""  # arms that do not depend on the count: a band per setting
+    styles = ("--", ":", "-.")
     for i, b in enumerate(sub[reference].itertuples()):
         color = _color(b.arm, i)
-        ax.axhline(100 * b.mean, color=color, lw=1.2, ls="--", label=f"{b.arm} (n={b.n})")
-        if _finite(b.low) and _finite(b.high):
-            ax.axhspan(100 * b.low, 100 * b.high, color=color, alpha=0.12, lw=0, label=f"{b.arm} 95% CI")
+        name = b.arm if b.series == "-" else f"{b.arm} [{b.series}]"
+        ax.axhline(100 * b.mean, color=color, lw=1.2, ls=styles[i % len(styles)], label=f"{name} (n={b.n})")
+        if finite(b.low) and finite(b.high):
+            ax.axhspan(100 * b.low, 100 * b.high, color=color, alpha=0.12, lw=0, label=f"{name} 95% CI")
     lines = sub[~reference]
     for i, ((arm, series), pts) in enumerate(lines.groupby(["arm", "series"], sort=False)):
         pts = pts.sort_values("x")
@@ -52,7 +52,7 @@ def _draw_curves(ax, curves: pd.DataFrame, row: str) -> None:
         color = _color(arm, i)
         label = arm if series == "-" else f"{arm} [{series}]"
         ax.plot(xs, 100 * pts["mean"], marker="o", ms=4, color=color, label=label)
-        ok = pts["low"].map(_finite) & pts["high"].map(_finite)
+        ok = pts["low"].map(finite) & pts["high"].map(finite)
         if ok.any():
             ax.fill_between([x for x, k in zip(xs, ok) if k], 100 * pts.loc[ok, "low"], 100 * pts.loc[ok, "high"],
                             color=color, alpha=0.18, lw=0, label=f"{label} 95% CI")
@@ -64,12 +64,12 @@ def _draw_curves(ax, curves: pd.DataFrame, row: str) -> None:
 def _position(n_eff: float, nominal: float, curves: pd.DataFrame) -> float:
     """Where a point goes: the examples really selected; without that record, its nominal N (`all`: past the
     largest nominal N)."""
-    if _finite(n_eff):
+    if finite(n_eff):
         return n_eff
-    if _finite(nominal):
+    if finite(nominal):
         return nominal
-    finite = [x for x in curves["x"] if _finite(x)]
-    return 2 * max(finite) if finite else 1.0
+    known = [x for x in curves["x"] if finite(x)]
+    return 2 * max(known) if known else 1.0
 
 
 def plot_samples(curves: pd.DataFrame, out: Path, split: str, source: str | None = None) -> list[Path]:
@@ -104,10 +104,11 @@ def plot_samples(curves: pd.DataFrame, out: Path, split: str, source: str | None
 
 def plot_differences(answer, out: Path, split: str) -> list[Path]:
     """Strategy minus each control at every N (target average), with its interval; filled markers where the
-    difference is above zero after the family's correction (curve_differences.png)."""
+    strategy is significantly ahead after its pair's correction (the family and m in each legend entry);
+    identical-by-construction points are not drawn (curve_differences.png)."""
     if answer is None or answer.differences.empty:
         return []
-    d = answer.differences[answer.differences["row"] == AVG_TARGETS]
+    d = answer.differences[(answer.differences["row"] == AVG_TARGETS) & ~answer.differences["identical"]]
     if d.empty:
         return []
     fig = Figure(figsize=(5.6, 3.8), layout="constrained")
@@ -116,28 +117,26 @@ def plot_differences(answer, out: Path, split: str) -> list[Path]:
     for i, ((strategy, control, series), pts) in enumerate(d.groupby(["strategy", "control", "series"], sort=False)):
         pts = pts.sort_values("n_eff")
         color = _color(control, i)
-        name = f"{_label(strategy)} − {_label(control)}" + ("" if series == "-" else f" [{series}]")
+        name = pair_name(strategy, control, series)
+        family = family_of(answer, strategy, control, series)
         xs = pts["n_eff"].to_numpy()
-        ax.plot(xs, 100 * pts["estimate"], color=color, lw=1.2, label=name)
-        ok = pts["low"].map(_finite) & pts["high"].map(_finite)
+        ax.plot(xs, 100 * pts["estimate"], color=color, lw=1.2, label=f"{name}: {family}")
+        ok = pts["low"].map(finite) & pts["high"].map(finite)
         if ok.any():
             ax.fill_between(xs[ok.to_numpy()], 100 * pts.loc[ok, "low"], 100 * pts.loc[ok, "high"], color=color,
                             alpha=0.15, lw=0, label=f"{name}: {answer.interval} 95% interval")
-        sig = pts["significant"].to_numpy(bool)
+        sig = pts["ahead"].to_numpy(bool)
         ax.scatter(xs[sig], 100 * pts["estimate"].to_numpy()[sig], color=color, s=22, zorder=3)
         ax.scatter(xs[~sig], 100 * pts["estimate"].to_numpy()[~sig], facecolors="white", edgecolors=color, s=22,
                    zorder=3)
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlabel("augmented examples per target language (selected; log scale)")
     ax.set_ylabel(f"difference in {split} accuracy (points)")
-    ax.set_title(f"filled: above zero, {answer.correction}-adjusted p < {answer.alpha:g}", fontsize=8)
+    ax.set_title(f"filled: significantly ahead ({answer.test}, {CORRECTION_NAMES[answer.correction]}-adjusted "
+                 f"p < {answer.alpha:g} within each pair's family)", fontsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, loc="best")
     return _save(fig, out, "curve_differences")
-
-
-def _label(arm: str) -> str:
-    return ARMS[arm].label if arm in ARMS else arm
 
 
 def plot_forest(tables, out: Path) -> list[Path]:
@@ -148,7 +147,7 @@ def plot_forest(tables, out: Path) -> list[Path]:
     paths = []
     for (a, b), group in groups.items():
         rows = list(dict.fromkeys(r for t in group for r in t.rows["row"]))
-        if not any(t.rows["diff"].map(_finite).any() for t in group):
+        if not any(t.rows["diff"].map(finite).any() for t in group):
             continue
         fig = Figure(figsize=(6, 0.45 * len(rows) + 1.4), layout="constrained")
         ax = fig.subplots()
@@ -158,19 +157,21 @@ def plot_forest(tables, out: Path) -> list[Path]:
             frame = t.rows.set_index("row")
             ys, xs, lo, hi = [], [], [], []
             for y, row in enumerate(rows):
-                if row in frame.index and _finite(frame.at[row, "diff"]):
+                if row in frame.index and finite(frame.at[row, "diff"]):
                     r = frame.loc[row]
                     ys.append(len(rows) - 1 - y + offset)
                     xs.append(100 * r["diff"])
-                    lo.append(100 * (r["diff"] - r["diff_low"]) if _finite(r["diff_low"]) else 0.0)
-                    hi.append(100 * (r["diff_high"] - r["diff"]) if _finite(r["diff_high"]) else 0.0)
+                    lo.append(100 * (r["diff"] - r["diff_low"]) if finite(r["diff_low"]) else 0.0)
+                    hi.append(100 * (r["diff_high"] - r["diff"]) if finite(r["diff_high"]) else 0.0)
             setting = t.comparison.setting_a
             ax.errorbar(xs, ys, xerr=[lo, hi], fmt="o", ms=4, capsize=2, color=FALLBACK[i % len(FALLBACK)]
                         if k > 1 else _color(a, 0), label=None if setting == "-" else setting)
         ax.axvline(0, color="black", lw=0.8)
         kinds = {r: kk for t in group for r, kk in zip(t.rows["row"], t.rows["kind"])}
         ax.set_yticks(range(len(rows)), [row_name(r, kinds[r]) for r in reversed(rows)])
-        ax.set_xlabel(f"gain of {a} over {b} (accuracy points, 95% CI)")
+        ax.set_xlabel(f"gain of {a} over {b} (accuracy points, {group[0].options.confidence:.0%} "
+                      f"{group[0].options.entry.interval_name} interval)")
+        ax.set_title(_wrap("; ".join(dict.fromkeys(family_brief(t) for t in group)), 95), fontsize=6)
         ax.grid(axis="x", alpha=0.3)
         if k > 1:
             fig.legend(fontsize=7, loc="outside lower center", ncols=min(k, 3))
@@ -180,3 +181,9 @@ def plot_forest(tables, out: Path) -> list[Path]:
 
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))

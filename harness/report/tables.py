@@ -1,80 +1,39 @@
-"""Tables: Markdown, LaTeX (booktabs) and CSV from one Report.
+"""Tables: Markdown and CSV from one Report (LaTeX: harness.report.latex).
 
-Markdown and LaTeX show accuracy in percent (1 decimal) and differences in points; CSV keeps every number
-at full precision in the metric's own units (accuracy in [0, 1]), for re-analysis and for tests.
+Markdown shows accuracy in percent (1 decimal) and differences in points; CSV keeps every number at full
+precision in the metric's own units (accuracy in [0, 1]), for re-analysis and for tests.
 """
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness.report.analysis import ASO_MIN_SEEDS, INTERVALS, LABELS, ComparisonTable
-from harness.report.collect import AVG, AVG_TARGETS
-from harness.report.families import MIN_MARK_SEEDS
-
-if TYPE_CHECKING:
-    from harness.report.build import Report
-
-DASH = "—"
-ROW_NAMES = {AVG: "average", AVG_TARGETS: "average (targets)"}
-CORRECTION_NAMES = {"holm": "Holm", "bh": "BH", "none": "unadjusted"}
-
-
-# --------------------------------------------------------------------------------------------- numbers
-
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def pct(x) -> str:
-    return f"{100 * x:.1f}" if _finite(x) else DASH
-
-
-def signed(x) -> str:
-    return f"{100 * x:+.1f}" if _finite(x) else DASH
-
-
-def pvalue(p) -> str:
-    if not _finite(p):
-        return DASH
-    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
-
-
-def eps(x) -> str:
-    return f"{x:.2f}" if _finite(x) else DASH
-
-
-def mean_std(mean, std, n) -> str:
-    if not n:
-        return DASH
-    return f"{pct(mean)} ± {pct(std)} ({n})" if _finite(std) else f"{pct(mean)} ({n})"
-
-
-def diff_ci(d, low, high) -> str:
-    if not _finite(d):
-        return DASH
-    return f"{signed(d)} [{signed(low)}, {signed(high)}]" if _finite(low) and _finite(high) else signed(d)
-
-
-def row_name(row: str, kind: str) -> str:
-    return ROW_NAMES.get(row, f"{row} (source)" if kind == "source" else row)
+from harness.report import answer_text
+from harness.report.analysis import ComparisonTable
+from harness.report.format import (CORRECTION_NAMES, DASH, diff_ci, eps, md_table, mean_std, pct, points, pvalue,
+                                   row_name)
+from harness.report.model import Report
+from harness.stats.registry import ASO_MIN_SEEDS
 
 
 # --------------------------------------------------------------------------------------------- text
 
 def legend(report: Report) -> list[str]:
-    """Sentences on how to read every comparison table (columns, test, interval, correction, ASO, marks)."""
+    """Sentences on how to read every comparison table (columns, test, interval, correction, MDE, ASO, marks)."""
     o = report.options
+    entry = o.entry
     corr = CORRECTION_NAMES[o.correction]
     return [f"Accuracy (%, {o.split} split) as mean ± sample std (n seeds).",
-            f"Δ: mean difference A − B in points, paired by seed, with a {o.confidence:.0%} {INTERVALS[o.test]} "
+            f"Δ: mean difference A − B in points, paired by seed, with a {o.confidence:.0%} {entry.interval_name} "
             "interval" + (" (test-set noise only)." if o.example_level else "."),
-            f"p: {LABELS[o.test]}; p {corr}: adjusted within the table's family (stated under each table).",
+            f"p: {entry.label} ({entry.citation}); p {corr}: adjusted within the table's family (stated under each "
+            "table).",
+            f"MDE: the smallest true difference this design finds with {o.power:.0%} power at the family's level "
+            "α/m, from the observed spread (harness.stats.power).",
             f"ε_min: ASO (Dror et al. 2019) of A over B, Bonferroni over the family; small means A almost "
             f"stochastically dominates B; shown with {ASO_MIN_SEEDS}+ seeds per arm.",
-            f"Marks, on target and average rows with {MIN_MARK_SEEDS}+ seeds per arm: * adjusted p < {o.alpha:g}, "
+            f"Marks, on target and average rows with {entry.min_seeds}+ seeds per arm: * adjusted p < {o.alpha:g}, "
             f"** < {o.alpha / 5:g}; † ε_min < {o.aso_tau:g} (A ≻ B); ‡ ε_min of B over A < {o.aso_tau:g} (B ≻ A)."] + (
         ["Example-level p-values treat each trained model as fixed: they ignore seed variance."]
         if o.example_level else [])
@@ -94,7 +53,7 @@ def findings(table: ComparisonTable) -> list[str]:
         out.append("Degenerate cells (augmented examples selected of those asked for): "
                    + "; ".join(table.degenerate) + ".")
     pc = table.conjunction
-    if pc is not None:
+    if pc is not None and not table.identical:
         how = f"partial conjunction, {pc.method.capitalize()}, α = {pc.alpha:g}"
         out.append(f"Effect in at least {pc.count} of {pc.n} target languages ({how})." if pc.count else
                    f"No target language shows an effect on its own ({how}).")
@@ -113,12 +72,14 @@ def caption(table: ComparisonTable, report: Report) -> list[str]:
     return [f"{a} vs {b}."] + text + findings(table)
 
 
-def _cells(table: ComparisonTable) -> list[list[str]]:
+def cells(table: ComparisonTable) -> list[list[str]]:
     rows = []
     for r in table.rows.itertuples():
+        tested = r.kind != "source"
         rows.append([row_name(r.row, r.kind), mean_std(r.a_mean, r.a_std, r.a_n), mean_std(r.b_mean, r.b_std, r.b_n),
-                     diff_ci(r.diff, r.diff_low, r.diff_high), pvalue(r.p),
-                     pvalue(r.p_adj) if r.kind != "source" else DASH, eps(r.eps_min), r.mark, r.note])
+                     diff_ci(r.diff, r.diff_low, r.diff_high), pvalue(r.p), pvalue(r.p_adj) if tested else DASH,
+                     points(r.mde) if tested and r.mde != math.inf else "none" if tested else DASH,
+                     eps(r.eps_min), r.mark, r.note])
     return rows
 
 
@@ -127,53 +88,44 @@ def interval_name(table: ComparisonTable) -> str:
     return f"{table.options.confidence:.0%} CI, {names[0]}" if names else f"{table.options.confidence:.0%} CI"
 
 
-def _header(table: ComparisonTable) -> list[str]:
+def header(table: ComparisonTable) -> list[str]:
     c, o = table.comparison, table.options
     return ["language", c.a, c.b, f"Δ [{interval_name(table)}]", f"p ({o.test})",
-            f"p {CORRECTION_NAMES[o.correction]}", "ε_min", "mark", "note"]
+            f"p {CORRECTION_NAMES[o.correction]}", f"MDE ({o.power:.0%})", "ε_min", "mark", "note"]
+
+
+def drop_empty_note(head, rows):
+    if all(not r[-1] for r in rows):
+        return head[:-1], [r[:-1] for r in rows]
+    return head, rows
 
 
 # --------------------------------------------------------------------------------------------- markdown
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
-    lines = ["| " + " | ".join(map(esc, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(map(esc, r)) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _drop_empty_note(header, rows):
-    if all(not r[-1] for r in rows):
-        return header[:-1], [r[:-1] for r in rows]
-    return header, rows
-
 
 def render_markdown(report: Report) -> str:
     o = report.options
     expected = f" of {report.expected_runs} cells" if report.expected_runs else ""
     out = [f"# Study {report.study}: {o.split} split", "",
            f"Revision {report.revision}: {report.n_runs} finished runs{expected}; arms: {', '.join(report.arms)}; seeds: "
-           f"{', '.join(map(str, report.seeds))}. Test: {LABELS[o.test]}; correction: "
+           f"{', '.join(map(str, report.seeds))}. Test: {o.entry.label}; correction: "
            f"{CORRECTION_NAMES[o.correction]}; α = {o.alpha:g}. Tracking store: `{report.tracking_uri}`.", ""]
     out += ["How to read the tables: " + " ".join(legend(report)), ""]
     if report.contaminated:
         out += [CONTAMINATED_NOTE, ""]
     if report.answer is not None and not report.answer.differences.empty:
-        from harness.report.answer_text import render_markdown as answer_markdown
-
-        out += answer_markdown(report.answer, report.rows, report.source, o.split)
+        out += answer_text.render_markdown(report.answer, report.rows, report.source, o.split)
     for table in report.tables:
-        header, rows = _drop_empty_note(_header(table), _cells(table))
+        head, rows = drop_empty_note(header(table), cells(table))
         out += [f"## {table.comparison.label}", ""]
         out += [" ".join(findings(table)), ""] if findings(table) else []
-        out += [_md_table(header, rows), ""]
+        out += [md_table(head, rows), ""]
     if report.curves is not None and not report.curves.empty:
         out += ["## Accuracy against samples per language", "", samples_caption(report), "",
-                _md_table(*samples_cells(report)), ""]
+                md_table(*samples_cells(report)), ""]
     elif report.curves is not None:
         out += ["## Accuracy against samples per language", "", "The study has no augment.samples_per_lang axis.", ""]
     if report.draws is not None and not report.draws.empty:
-        out += ["## Augmentation draws and training seeds", "", DRAWS_CAPTION, "", _md_table(*draws_cells(report)), ""]
+        out += ["## Augmentation draws and training seeds", "", DRAWS_CAPTION, "", md_table(*draws_cells(report)), ""]
     return "\n".join(out)
 
 
@@ -187,11 +139,11 @@ DRAWS_CAPTION = ("Arms run with several augmentation draws per training seed (`d
 
 
 def draws_cells(report: Report) -> tuple[list[str], list[list[str]]]:
-    header = ["arm", "setting", "language", "seeds x draws", "mean", "SD seed", "SD draw", "SD residual"]
+    head = ["arm", "setting", "language", "seeds x draws", "mean", "SD seed", "SD draw", "SD residual"]
     rows = [[r.arm, r.setting, row_name(r.row, "source" if r.row == report.source else "target"),
              f"{r.seeds} x {r.draws}", pct(r.mean), pct(r.sd_seed), pct(r.sd_draw), pct(r.sd_residual)]
             for r in report.draws.itertuples()]
-    return header, rows
+    return head, rows
 
 
 # --------------------------------------------------------------------------------------------- samples
@@ -199,29 +151,30 @@ def draws_cells(report: Report) -> tuple[list[str], list[list[str]]]:
 def samples_caption(report: Report) -> str:
     refs = list(dict.fromkeys(report.curves.loc[report.curves["samples"] == "", "arm"]))
     ref = (f" {', '.join(refs)} does not depend on the count: {'its rows are' if len(refs) == 1 else 'their rows are'}"
-           " the reference." if refs else "")
+           " the reference (one per setting)." if refs else "")
     return (f"Accuracy (%, {report.options.split} split) against augmented samples per target language: "
-            f"mean over seeds [{report.options.confidence:.0%} Student-t CI] (n seeds).{ref}")
+            f"mean over seeds [{report.options.confidence:.0%} Student-t CI] (n seeds); no test (the "
+            f"differences and their tests are in the answer above).{ref}")
 
 
 def samples_cells(report: Report) -> tuple[list[str], list[list[str]]]:
     curves = report.curves
     lines = curves.assign(line=[a if s == "-" else f"{a} [{s}]" for a, s in zip(curves["arm"], curves["series"])])
     names = list(dict.fromkeys(lines["line"]))
-    header = ["language", "samples/lang", *names]
+    head = ["language", "samples/lang", *names]
     first = {k: g.iloc[0] for k, g in lines.groupby(["row", "line", "samples"], sort=False)}
     rows = []
     for row, sub in lines.groupby("row", sort=False):
         keys = list(dict.fromkeys(sub[sub["samples"] != ""].sort_values("x", kind="stable")["samples"]))
         for key in ([""] if (sub["samples"] == "").any() else []) + keys:
-            cells = [_point(first[row, name, key]) if (row, name, key) in first else "" for name in names]
+            cells_ = [_point(first[row, name, key]) if (row, name, key) in first else "" for name in names]
             rows.append([row_name(row, "source" if row == report.source else "target"),
-                         key or "(baseline)", *cells])
-    return header, rows
+                         key or "(baseline)", *cells_])
+    return head, rows
 
 
 def _point(p) -> str:
-    if _finite(p["low"]) and _finite(p["high"]):
+    if math.isfinite(p["low"]) and math.isfinite(p["high"]):
         return f"{pct(p['mean'])} [{pct(p['low'])}, {pct(p['high'])}] ({p['n']})"
     return f"{pct(p['mean'])} ({p['n']})"
 
@@ -236,9 +189,10 @@ def comparisons_frame(report: Report) -> pd.DataFrame:
     per_table = pd.DataFrame([{
         "comparison": t.comparison.label, "arm_a": t.comparison.a, "setting_a": t.comparison.setting_a,
         "arm_b": t.comparison.b, "setting_b": t.comparison.setting_b, "split": t.options.split,
-        "updates_a": t.updates[0], "updates_b": t.updates[1], "degenerate": "; ".join(t.degenerate),
-        "correction": t.options.correction, "family": t.family, "aso_alpha": t.aso_alpha,
-        "languages_with_effect": t.conjunction.count if t.conjunction else math.nan, "shared": "; ".join(t.notes),
+        "identical": t.identical, "updates_a": t.updates[0], "updates_b": t.updates[1],
+        "degenerate": "; ".join(t.degenerate), "correction": t.options.correction, "family": t.family,
+        "aso_alpha": t.aso_alpha, "languages_with_effect": t.conjunction.count if t.conjunction else math.nan,
+        "shared": "; ".join(t.notes),
     } for t in report.tables])
     per_row = per_table.loc[per_table.index.repeat([len(t.rows) for t in report.tables])].reset_index(drop=True)
     rows = pd.concat([t.rows for t in report.tables], ignore_index=True)

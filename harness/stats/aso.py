@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-TAU = 0.2  # Ulmer et al. 2022
+from harness.stats.registry import ASO_TAU as TAU  # Ulmer et al. 2022
 
 
 @dataclass(frozen=True)

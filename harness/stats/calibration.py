@@ -18,10 +18,11 @@ from scipy import integrate, stats
 
 from harness.stats.aso import TAU, aso
 from harness.stats import examples, multiple, seeds
+from harness.stats.registry import TESTS, by_level
 from harness.stats.effects import describe, mean_difference
 
-SEED_TESTS = ("t", "wilcoxon", "sign-flip", "welch")
-EXAMPLE_TESTS = ("bootstrap", "ar")
+SEED_TESTS = tuple(t.name for t in by_level("seed"))  # every registered test is calibrated
+EXAMPLE_TESTS = tuple(t.name for t in by_level("example"))
 
 
 @dataclass(frozen=True)
@@ -46,17 +47,16 @@ def seed_rejections(n_sims: int, model: SeedModel, alpha: float = 0.05, seed: in
     """Rejection rate at alpha of each seed-level test over n_sims simulated studies."""
     rng = np.random.default_rng(seed)
     hits = {t: 0 for t in tests}
+    paired = [t for t in tests if TESTS[t].paired]
+    unpaired = [t for t in tests if not TESTS[t].paired]
     for i in range(n_sims):
         a, b = seed_scores(rng, model, paired=True)
-        for t in tests:
-            if t == "welch":
-                continue
-            res = seeds.sign_flip(a, b, n_resamples, seed + i) if t == "sign-flip" else \
-                seeds.paired_t(a, b) if t == "t" else seeds.wilcoxon(a, b)
-            hits[t] += res.pvalue < alpha
-        if "welch" in tests:
+        for t in paired:
+            hits[t] += TESTS[t].run(a, b, n_resamples=n_resamples, seed=seed + i).pvalue < alpha
+        if unpaired:  # an unpaired test on unpaired arms: its intended use
             x, y = seed_scores(rng, model, paired=False)
-            hits["welch"] += seeds.welch(x, y).pvalue < alpha
+            for t in unpaired:
+                hits[t] += TESTS[t].run(x, y, n_resamples=n_resamples, seed=seed + i).pvalue < alpha
     return {t: hits[t] / n_sims for t in tests}
 
 
@@ -91,8 +91,7 @@ def example_rejections(n_sims: int, model: ExampleModel, alpha: float = 0.05, se
     for i in range(n_sims):
         a, b, strata = example_scores(rng, model)
         for t in tests:
-            fn = examples.paired_bootstrap if t == "bootstrap" else examples.approximate_randomization
-            hits[t] += fn(a, b, strata, n_resamples, seed + i).pvalue < alpha
+            hits[t] += TESTS[t].run(a, b, strata, n_resamples=n_resamples, seed=seed + i).pvalue < alpha
     return {t: hits[t] / n_sims for t in tests}
 
 

@@ -13,11 +13,13 @@ distinct difference values, and flipping the signs of m equal nonzero difference
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from harness.stats.registry import by_level, get_test
 from harness.stats.result import TestResult, missing
 
 CHUNK = 2_000_000  # resample cells per block: bounds memory for continuous per-example scores
@@ -86,7 +88,7 @@ def paired_bootstrap(a, b, strata=None, n_resamples: int = 9999, seed: int = 0,
     Koehn's test counts how often A still beats B; two-sided, p = 2 min(P*(delta* <= 0), P*(delta* >= 0))
     with the +1 correction of Davison & Hinkley (1997). The CI is the percentile interval of delta*.
     """
-    name = "paired-bootstrap"
+    name = "bootstrap"
     d = _prepare(a, b, strata, name)
     if not len(d):
         return missing(name, "no paired examples")
@@ -108,7 +110,7 @@ def approximate_randomization(a, b, strata=None, n_resamples: int = 9999, seed: 
     Under H0 (the arms are exchangeable on every example) each example's difference keeps its size and gets
     a random sign; p = (1 + #{|delta*| >= |delta|}) / (R + 1).
     """
-    name = "approx-randomization"
+    name = "ar"
     d = _prepare(a, b, strata, name)
     if not len(d):
         return missing(name, "no paired examples")
@@ -119,11 +121,6 @@ def approximate_randomization(a, b, strata=None, n_resamples: int = 9999, seed: 
     draws = _flip_draws(groups, n_resamples, np.random.default_rng(seed))
     hits = np.sum(np.abs(draws) >= abs(est) - 1e-12)
     return TestResult(name, est, float((1 + hits) / (n_resamples + 1)), statistic=est, n=len(d))
-
-
-EXAMPLE_TESTS = {"bootstrap": paired_bootstrap, "ar": approximate_randomization}
-LABELS = {"bootstrap": "paired bootstrap over examples (Koehn 2004), stratified by seed",
-          "ar": "approximate randomisation over examples, stratified by seed"}
 
 
 def paired_examples(a: Mapping[int, pd.DataFrame], b: Mapping[int, pd.DataFrame], split: str,
@@ -175,17 +172,14 @@ def paired_examples(a: Mapping[int, pd.DataFrame], b: Mapping[int, pd.DataFrame]
 def compare_examples(pairs: pd.DataFrame, test: str = "bootstrap", n_resamples: int = 9999, seed: int = 0,
                      confidence: float = 0.95) -> TestResult:
     """Run an example-level test on `paired_examples` output, strata = (seed, lang)."""
-    if test not in EXAMPLE_TESTS:
-        raise ValueError(f"unknown example-level test {test!r}; choose one of {', '.join(EXAMPLE_TESTS)}")
+    entry = get_test(test)
+    if entry.level != "example":
+        raise ValueError(f"{test!r} is a seed-level test; example-level tests: "
+                         f"{', '.join(t.name for t in by_level('example'))}")
     if pairs.empty:
         return missing(test, "no examples predicted by both arms on a common seed (are predictions logged?)")
     strata = list(zip(pairs["seed"], pairs["lang"]))
-    if test == "bootstrap":
-        res = paired_bootstrap(pairs["a"], pairs["b"], strata, n_resamples, seed, confidence)
-    else:
-        res = approximate_randomization(pairs["a"], pairs["b"], strata, n_resamples, seed)
-    from dataclasses import replace
-
+    res = entry.run(pairs["a"], pairs["b"], strata, confidence=confidence, n_resamples=n_resamples, seed=seed)
     notes = [res.note, *pairs.attrs.get("notes", [])]
     if pairs["seed"].nunique() == 1:
         notes.append("one seed: test-set noise only")

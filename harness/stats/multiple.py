@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-CORRECTIONS = ("holm", "bh", "none")
+from harness.stats.registry import CORRECTIONS
+
 
 
 def _split(pvalues) -> tuple[np.ndarray, np.ndarray]:

@@ -3,17 +3,19 @@
 Seeds are the unit of replication here (Reimers & Gurevych 2017): the same seed gives both arms the same
 data order and initial head, so pairing by seed removes that shared noise. With few seeds the rank and
 permutation tests are discrete: with n pairs their smallest two-sided p-value is 2 / 2**n (0.0625 for
-n = 5), so they cannot reject at alpha 0.05 below 6 seeds; `min_attainable_p` says so in the table.
+n = 5), so they cannot reject at alpha 0.05 below 6 seeds; their registry entry (`harness.stats.registry`)
+knows it and the tables say so. Each result is named by its registry entry.
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness.stats.registry import by_level, get_test
 from harness.stats.result import TestResult, missing
 
 ZERO = 1e-12  # differences below this count as ties (accuracies are ratios of counts: exact equality is common)
@@ -49,7 +51,7 @@ def _ci(res, confidence: float) -> tuple[float, float]:
 def paired_t(a, b, confidence: float = 0.95) -> TestResult:
     """Student's paired t-test (`scipy.stats.ttest_rel`) with its CI for the mean difference."""
     x, y = _arr(a), _arr(b)
-    name = "paired-t"
+    name = "t"
     if bad := _not_finite(name, x, y):
         return bad
     d = _differences(x, y)
@@ -132,17 +134,6 @@ def welch(a, b, confidence: float = 0.95) -> TestResult:
     return TestResult(name, est, float(res.pvalue), low, high, float(res.statistic), len(x) + len(y))
 
 
-PAIRED: dict[str, Callable[..., TestResult]] = {"t": paired_t, "wilcoxon": wilcoxon, "sign-flip": sign_flip}
-LABELS = {"t": "paired t-test over seeds", "wilcoxon": "Wilcoxon signed-rank over seeds",
-          "sign-flip": "paired permutation (sign-flip) over seeds", "welch": "Welch t-test over seeds (unpaired)"}
-TESTS = (*PAIRED, "welch")
-
-
-def min_attainable_p(test: str, n: int) -> float:
-    """The smallest two-sided p-value a discrete test can give with n pairs that differ (0 for the t-tests)."""
-    return 2.0 / 2 ** n if test in ("wilcoxon", "sign-flip") and n > 0 else 0.0
-
-
 def _series(values: pd.Series | Mapping | None) -> pd.Series:
     if values is None:
         return pd.Series(dtype=float)
@@ -157,23 +148,20 @@ def compare_seeds(a: pd.Series | Mapping, b: pd.Series | Mapping, test: str = "t
     Paired tests use the seeds both arms share; with fewer than 2 shared seeds but 2 or more per arm they
     fall back to Welch, saying so. Missing arms, a single seed and identical scores come back as notes.
     """
-    if test not in TESTS:
-        raise ValueError(f"unknown seed-level test {test!r}; choose one of {', '.join(TESTS)}")
+    entry = get_test(test)
+    if entry.level != "seed":
+        raise ValueError(f"{test!r} is an example-level test; seed-level tests: "
+                         f"{', '.join(t.name for t in by_level('seed'))}")
     sa, sb = _series(a), _series(b)
     for s, name in ((sa, names[0]), (sb, names[1])):
         if s.empty:
             return missing(test, f"no scores for {name}")
-    if test == "welch":
-        return welch(sa.to_numpy(), sb.to_numpy(), confidence)
+    options = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
+    if not entry.paired:
+        return entry.run(sa.to_numpy(), sb.to_numpy(), **options)
     common = sa.index.intersection(sb.index)
     if len(common) >= 2:
-        x, y = sa.loc[common].to_numpy(), sb.loc[common].to_numpy()
-        if test == "t":
-            res = paired_t(x, y, confidence)
-        elif test == "sign-flip":
-            res = sign_flip(x, y, n_resamples, seed)
-        else:
-            res = PAIRED[test](x, y)
+        res = entry.run(sa.loc[common].to_numpy(), sb.loc[common].to_numpy(), **options)
         if len(common) < max(len(sa), len(sb)):
             extra = f"paired on {len(common)} common seeds ({names[0]} has {len(sa)}, {names[1]} has {len(sb)})"
             res = _with_note(res, extra)

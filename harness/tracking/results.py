@@ -29,6 +29,19 @@ def read_aug_metric(metrics: dict[str, float], lang: str, stat: str) -> float | 
     return metrics.get(aug_metric(lang, stat), metrics.get(f"aug.{lang}.{stat}"))
 
 
+def matched_metric(lang: str) -> str:
+    """`matched/fr/n_examples`: the augmented examples of a language whose updates a step-matched run trained
+    for on source rows (it records the N it is matched to, never the augmented arm's sample)."""
+    return f"matched/{lang}/n_examples"
+
+
+def examples_at(metrics: dict[str, float], lang: str) -> float | None:
+    """Where a run sits on a sample-count axis: the augmented examples of `lang` it selected, or those it is
+    step-matched to."""
+    selected = read_aug_metric(metrics, lang, "n_selected")
+    return selected if selected is not None else metrics.get(matched_metric(lang))
+
+
 def result_metrics(result: Any) -> dict[str, float]:
     """The summary metrics of a RunResult (step 0): its flat metrics, counts, timings, augmentation stats."""
     train, aug = result.train, result.augmentation
@@ -43,6 +56,7 @@ def result_metrics(result: Any) -> dict[str, float]:
         out.update(aug_seconds=getattr(aug, "seconds", None), aug_forward_rows=getattr(aug, "forward_rows", None))
         for lang, stats in aug.stats.items():
             out.update({aug_metric(lang, k): v for k, v in stats.items()})
+    out.update({matched_metric(lang): n for lang, n in getattr(result, "matched", {}).items()})
     return {k: f for k, v in out.items() if (f := as_float(v)) is not None}
 
 

@@ -126,11 +126,8 @@ class StudyTracker:
                     raise
                 time.sleep(0.2 * (attempt + 1))
 
-    def log_summary(self, parent_id: str, study: str, revision: str, metrics: list[str]) -> dict[str, float]:
-        """Per arm and setting, mean/std/n over the revision's finished runs of `metrics`, on the parent run."""
-        from harness.tracking.study_summary import summary_metrics
-
-        values = summary_metrics(self.reader.trial_runs(study, revision=revision), metrics)
+    def log_summary(self, parent_id: str, values: dict[str, float]) -> dict[str, float]:
+        """The study summary (harness.report.summary) as metrics of the parent run."""
         now = int(time.time() * 1000)
         for chunk in _chunks([Metric(k, v, now, 0) for k, v in values.items()], 1000):
             self.client.log_batch(parent_id, metrics=chunk, synchronous=True)

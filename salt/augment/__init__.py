@@ -40,16 +40,21 @@ class AugmentationResult:
     seconds: float
     cached: bool
     requested: dict[str, int | None] = field(default_factory=dict)  # per language asked for (None: all)
+    budget: int | None = None  # augment.budget.total, when one total was shared among the languages
 
     def shortfalls(self) -> dict[str, dict[str, int | None]]:
         """Languages that got no augmented example though some were asked for, or fewer than asked for:
-        a cell that is silently a baseline, or plotted at an N it never had."""
+        a cell that is silently a baseline, or plotted at an N it never had. Under a budget, a language with
+        an empty pool is one (its fair share is 0 only because it has nothing to give)."""
         out = {}
         for lang, st in self.stats.items():
             selected, pool, asked = int(st["n_selected"]), int(st["n_pool"]), self.requested.get(lang)
-            if (selected == 0 and asked != 0) or (asked is not None and selected < asked):
+            if self.budget and pool == 0:
+                out[lang] = {"requested": asked, "selected": 0, "pool": 0, "budget": self.budget}
+            elif (selected == 0 and asked != 0) or (asked is not None and selected < asked):
                 out[lang] = {"requested": asked, "selected": selected, "pool": pool}
         return out
+
 
 
 def augment(model_name: str, tokenizer: PreTrainedTokenizerBase, src: Encoded, vocabs: dict[str, LanguageVocab],
@@ -78,7 +83,7 @@ def augment(model_name: str, tokenizer: PreTrainedTokenizerBase, src: Encoded, v
         examples[lang] = chosen
         stats[lang] = augmentation_stats(chosen, pool, src, props, lang, words, (lexicons or {}).get(lang))
     return AugmentationResult(examples, stats, 0 if cached else props.forward_rows,
-                              time.perf_counter() - start, cached, asked)
+                              time.perf_counter() - start, cached, asked, cfg.budget.total)
 
 
 def _cached_proposals(model_name, tokenizer, src, vocabs, table, cfg, neutral, cache_dir, device, progress):
