@@ -18,7 +18,7 @@ import pandas as pd
 from harness.report.comparisons import Comparison
 from harness.report.format import IDENTICAL
 from harness.report.options import Options
-from harness.stats import examples, multiple, seeds
+from harness.stats import compare, examples, multiple, seeds
 from harness.stats.aso import AsoResult, aso
 from harness.stats.effects import describe, mean_difference
 from harness.stats.power import Spread, interval_spread, paired_spread, welch_spread
@@ -116,11 +116,11 @@ class Sides:
         return self._memo(("degenerate", arm, setting), lambda: _degenerate(self.side(arm, setting), arm))
 
     def compare(self, a: pd.Series, b: pd.Series, names: tuple[str, str], opts: Options, test: str | None = None):
-        """`seeds.compare_seeds` once per pair of per-seed scores (the same pair in a table and a curve is tested
+        """`compare.compare_seeds` once per pair of per-seed scores (the same pair in a table and a curve is tested
         once)."""
         test = test or opts.test
         key = ("compare", tuple(a.items()), tuple(b.items()), names, test, opts.confidence, opts.n_resamples, opts.seed)
-        return self._memo(key, lambda: seeds.compare_seeds(a, b, test, opts.confidence, opts.n_resamples, opts.seed,
+        return self._memo(key, lambda: compare.compare_seeds(a, b, test, opts.confidence, opts.n_resamples, opts.seed,
                                                            names))
 
     def test(self, a: pd.Series, b: pd.Series, names: tuple[str, str], opts: Options) -> Tested:
@@ -170,10 +170,10 @@ def _example_test(a: pd.DataFrame, b: pd.DataFrame, row: str, langs: list[str], 
     runs_b = {s: predictions(r) for s, r in b.groupby("seed")["run_id"].first().items()}
     pairs = examples.paired_examples(runs_a, runs_b, opts.split, used)
     entry = opts.entry
-    res = examples.compare_examples(pairs, entry.name, opts.n_resamples, opts.seed, opts.confidence)
+    res = compare.compare_examples(pairs, entry.name, opts.n_resamples, opts.seed, opts.confidence)
     low, high = res.ci_low, res.ci_high
     if res.ok and entry.interval_test is not entry:
-        other = examples.compare_examples(pairs, entry.interval_test.name, opts.n_resamples, opts.seed,
+        other = compare.compare_examples(pairs, entry.interval_test.name, opts.n_resamples, opts.seed,
                                           opts.confidence)
         low, high = other.ci_low, other.ci_high
     ok = math.isfinite(low) and math.isfinite(high)

@@ -13,8 +13,10 @@ from harness.report import answer_text, collect, latex, tables
 from harness.report.answer import answer
 from harness.report.curves import has_samples_axis, sample_curves
 from harness.report.engine import Engine
+from harness.report.html import render_html
 from harness.report.model import Report
 from harness.report.options import FORMATS, Options
+from harness.report.plots import plot_differences, plot_forest, plot_samples
 from harness.stats.registry import by_level
 from harness.tracking.readback import Reader, TrialRun
 from salt.config import RunConfig
@@ -117,14 +119,10 @@ def write_report(report: Report, out: Path, formats=FORMATS, plots: bool = True)
             (out / name).write_text(text, encoding="utf-8")
             paths.append(out / name)
     if plots:
-        from harness.report.plots import plot_differences, plot_forest, plot_samples
-
         paths += plot_samples(report.curves, out, report.options.split, report.source)
         paths += plot_differences(report.answer, out, report.options.split)
         paths += plot_forest(report.tables, out)
         if "md" in formats:  # one file with everything, for a browser and the MLflow UI
-            from harness.report.html import render_html
-
             page = out / "report.html"
             page.write_text(render_html(f"Study {report.study} ({report.revision})", render(report, "md")["report.md"],
                                         paths), encoding="utf-8")

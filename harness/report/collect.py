@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.records import Cell, canonical, setting_label
+from harness.stats.components import variance_components
 from harness.tracking.readback import Reader, TrialRun
 from harness.tracking.results import examples_at
 from harness.tracking.tags import CONTAMINATED, DEGENERATE, REVISION
@@ -149,8 +150,6 @@ def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes
 
 def draw_components(raw: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     """Per (arm, setting, row) with several draws per seed: how much spread is the draw, how much the seed."""
-    from harness.stats.components import variance_components
-
     out = []
     with_draws = raw[raw["draw"].notna()]
     for (arm, setting), part in with_draws.groupby(["arm", "setting"], sort=False):

@@ -2,6 +2,7 @@
 
 - `registry`: the tests a report can run, one entry each (function, pairing, interval, minimum p and seeds).
 - `seeds`: per-seed scores paired by seed: paired t, Wilcoxon, sign-flip permutation; Welch when unpaired.
+- `compare`: a registered test on per-seed series (paired by seed) or paired examples.
 - `examples`: per-example predictions: paired bootstrap (Koehn 2004), approximate randomisation.
 - `aso`: Almost Stochastic Order (Dror et al. 2019), eps_min with Bonferroni.
 - `multiple`: Holm, Benjamini-Hochberg, partial conjunction (how many languages have an effect).
@@ -14,11 +15,11 @@ from importlib import import_module
 _HOME = {
     "AsoResult": "aso", "violation_ratio": "aso",  # `aso` itself is the submodule: harness.stats.aso.aso
     "Effect": "effects", "Summary": "effects", "describe": "effects", "mean_difference": "effects",
-    "approximate_randomization": "examples", "compare_examples": "examples", "paired_bootstrap": "examples",
+    "approximate_randomization": "examples", "compare_examples": "compare", "paired_bootstrap": "examples",
     "paired_examples": "examples",
     "adjust": "multiple", "benjamini_hochberg": "multiple", "holm": "multiple", "partial_conjunction": "multiple",
     "TestResult": "result",
-    "compare_seeds": "seeds", "paired_t": "seeds", "sign_flip": "seeds", "welch": "seeds", "wilcoxon": "seeds",
+    "compare_seeds": "compare", "paired_t": "seeds", "sign_flip": "seeds", "welch": "seeds", "wilcoxon": "seeds",
 }
 __all__ = sorted(_HOME)
 

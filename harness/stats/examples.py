@@ -13,13 +13,11 @@ distinct difference values, and flipping the signs of m equal nonzero difference
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from harness.stats.registry import by_level, get_test
 from harness.stats.result import TestResult, missing
 
 CHUNK = 2_000_000  # resample cells per block: bounds memory for continuous per-example scores
@@ -167,20 +165,3 @@ def paired_examples(a: Mapping[int, pd.DataFrame], b: Mapping[int, pd.DataFrame]
     out.attrs["coverage"] = pd.DataFrame(coverage, columns=["seed", "lang", "used", "expected"])
     out.attrs["notes"] = notes
     return out
-
-
-def compare_examples(pairs: pd.DataFrame, test: str = "bootstrap", n_resamples: int = 9999, seed: int = 0,
-                     confidence: float = 0.95) -> TestResult:
-    """Run an example-level test on `paired_examples` output, strata = (seed, lang)."""
-    entry = get_test(test)
-    if entry.level != "example":
-        raise ValueError(f"{test!r} is a seed-level test; example-level tests: "
-                         f"{', '.join(t.name for t in by_level('example'))}")
-    if pairs.empty:
-        return missing(test, "no examples predicted by both arms on a common seed (are predictions logged?)")
-    strata = list(zip(pairs["seed"], pairs["lang"]))
-    res = entry.run(pairs["a"], pairs["b"], strata, confidence=confidence, n_resamples=n_resamples, seed=seed)
-    notes = [res.note, *pairs.attrs.get("notes", [])]
-    if pairs["seed"].nunique() == 1:
-        notes.append("one seed: test-set noise only")
-    return replace(res, note="; ".join(n for n in notes if n))

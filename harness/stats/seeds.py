@@ -4,18 +4,16 @@ Seeds are the unit of replication here (Reimers & Gurevych 2017): the same seed 
 data order and initial head, so pairing by seed removes that shared noise. With few seeds the rank and
 permutation tests are discrete: with n pairs their smallest two-sided p-value is 2 / 2**n (0.0625 for
 n = 5), so they cannot reject at alpha 0.05 below 6 seeds; their registry entry (`harness.stats.registry`)
-knows it and the tables say so. Each result is named by its registry entry.
+knows it and the tables say so. Each result is named by its registry entry; `harness.stats.compare` pairs
+per-seed series and runs the registered test.
 """
 from __future__ import annotations
 
 import math
-from typing import Mapping
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
-from harness.stats.registry import by_level, get_test
 from harness.stats.result import TestResult, missing
 
 ZERO = 1e-12  # differences below this count as ties (accuracies are ratios of counts: exact equality is common)
@@ -132,50 +130,3 @@ def welch(a, b, confidence: float = 0.95) -> TestResult:
     res = stats.ttest_ind(x, y, equal_var=False)
     low, high = _ci(res, confidence)
     return TestResult(name, est, float(res.pvalue), low, high, float(res.statistic), len(x) + len(y))
-
-
-def _series(values: pd.Series | Mapping | None) -> pd.Series:
-    if values is None:
-        return pd.Series(dtype=float)
-    s = values if isinstance(values, pd.Series) else pd.Series(dict(values), dtype=float)
-    return s.dropna().astype(float)
-
-
-def compare_seeds(a: pd.Series | Mapping, b: pd.Series | Mapping, test: str = "t", confidence: float = 0.95,
-                  n_resamples: int = 9999, seed: int = 0, names: tuple[str, str] = ("A", "B")) -> TestResult:
-    """Test A against B from per-seed scores (Series or mapping indexed by seed).
-
-    Paired tests use the seeds both arms share; with fewer than 2 shared seeds but 2 or more per arm they
-    fall back to Welch, saying so. Missing arms, a single seed and identical scores come back as notes.
-    """
-    entry = get_test(test)
-    if entry.level != "seed":
-        raise ValueError(f"{test!r} is an example-level test; seed-level tests: "
-                         f"{', '.join(t.name for t in by_level('seed'))}")
-    sa, sb = _series(a), _series(b)
-    for s, name in ((sa, names[0]), (sb, names[1])):
-        if s.empty:
-            return missing(test, f"no scores for {name}")
-    options = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
-    if not entry.paired:
-        return entry.run(sa.to_numpy(), sb.to_numpy(), **options)
-    common = sa.index.intersection(sb.index)
-    if len(common) >= 2:
-        res = entry.run(sa.loc[common].to_numpy(), sb.loc[common].to_numpy(), **options)
-        if len(common) < max(len(sa), len(sb)):
-            extra = f"paired on {len(common)} common seeds ({names[0]} has {len(sa)}, {names[1]} has {len(sb)})"
-            res = _with_note(res, extra)
-        return res
-    if len(sa) >= 2 and len(sb) >= 2:
-        return _with_note(welch(sa.to_numpy(), sb.to_numpy(), confidence),
-                          f"arms share {len(common)} seed(s): unpaired Welch test instead")
-    counts = f"{names[0]}: {len(sa)}, {names[1]}: {len(sb)}"
-    why = (f"one seed per arm ({counts})" if len(sa) == len(sb) == 1 else
-           f"too few seeds ({counts}, {len(common)} in common)")
-    return missing(test, f"{why}: no test; run more seeds", float(sa.mean() - sb.mean()), len(common))
-
-
-def _with_note(res: TestResult, note: str) -> TestResult:
-    from dataclasses import replace
-
-    return replace(res, note="; ".join(n for n in (res.note, note) if n))
