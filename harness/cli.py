@@ -9,6 +9,7 @@ import textwrap
 from harness.commands import augment as augment_cmd
 from harness.commands import compare as compare_cmd
 from harness.commands import data as data_cmd
+from harness.commands import plan as plan_cmd
 from harness.commands import relocate as relocate_cmd
 from harness.commands import repair as repair_cmd
 from harness.commands import report as report_cmd
@@ -16,7 +17,7 @@ from harness.commands import serve as serve_cmds
 from harness.commands import study as study_cmds
 from harness.logs import VERBOSE_ENV, quiet
 
-COMMANDS = (study_cmds, serve_cmds, repair_cmd, relocate_cmd, data_cmd, augment_cmd, compare_cmd, report_cmd)
+COMMANDS = (study_cmds, serve_cmds, repair_cmd, relocate_cmd, data_cmd, augment_cmd, compare_cmd, report_cmd, plan_cmd)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

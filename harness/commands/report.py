@@ -16,13 +16,8 @@ from harness.stats.registry import CORRECTIONS, TESTS, help_text
 from harness.text import count
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("report", help="significance tables (md, LaTeX, CSV) and plots of a study's runs",
-                       description=__doc__)
-    p.add_argument("study", type=Path, help="the study file")
-    p.add_argument("--format", choices=FORMATS, help="render only this format and print it (default: all three "
-                   "into --out, Markdown printed)")
-    p.add_argument("--out", type=Path, help="output directory (default: reports/<study name>/)")
+def add_statistics_options(p) -> None:
+    """What decides the numbers (shared by `report` and `plan`)."""
     p.add_argument("--test", choices=list(TESTS), default="t",
                    help="the test of every comparison (default t): " + help_text())
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the tests and marks")
@@ -33,9 +28,6 @@ def add_parser(sub) -> None:
     p.add_argument("--family", choices=list(FAMILIES), default="table",
                    help="which tests are corrected together (target languages only; the averages apart): "
                         + "; ".join(f"{k}: {v}" for k, v in FAMILIES.items()) + " (default table)")
-    p.add_argument("--paper", action="store_true",
-                   help="with --format latex, print the paper's compact main table (table*, arms x languages) "
-                        "instead of the appendix of every comparison; both are written")
     p.add_argument("--split", choices=list(SPLITS), default="test", help="the split whose accuracy is compared")
     p.add_argument("--compare", nargs=2, action="append", metavar=("ARM_A", "ARM_B"),
                    help="compare A with B (repeatable); `arm:setting=value` fixes a setting, e.g. "
@@ -43,8 +35,21 @@ def add_parser(sub) -> None:
     p.add_argument("--resamples", type=int, default=9999, help="bootstrap / permutation resamples")
     p.add_argument("--revision", help="an earlier revision of the study (a prefix of its id; `status` lists them); "
                    "default: the study file as it is now")
-    p.add_argument("--smoke", action="store_true", help="report the study's --smoke run")
+    p.add_argument("--smoke", action="store_true", help="the study's --smoke run")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the study's store)")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="significance tables (md, LaTeX, CSV) and plots of a study's runs",
+                       description=__doc__)
+    p.add_argument("study", type=Path, help="the study file")
+    p.add_argument("--format", choices=FORMATS, help="render only this format and print it (default: all three "
+                   "into --out, Markdown printed)")
+    p.add_argument("--out", type=Path, help="output directory (default: reports/<study name>/)")
+    add_statistics_options(p)
+    p.add_argument("--paper", action="store_true",
+                   help="with --format latex, print the paper's compact main table (table*, arms x languages) "
+                        "instead of the appendix of every comparison; both are written")
     p.add_argument("--no-plots", action="store_true", help="tables only, no plots")
     p.add_argument("--no-log", action="store_true", help="do not attach the files to the study's MLflow parent run")
     p.add_argument("--findings", action="store_true",
@@ -53,10 +58,11 @@ def add_parser(sub) -> None:
     p.set_defaults(func=report_cmd)
 
 
-def report_cmd(args) -> int:
-    from harness.report.options import Options
-    from harness.report.build import build_report, log_to_mlflow, render, write_report
+def load_report(args, spec=None):
+    """(the study, its report) for `args` of `add_statistics_options`; `spec`: a study already prepared."""
+    from harness.report.build import build_report
     from harness.report.collect import study_runs
+    from harness.report.options import Options
     from harness.storage import locate
     from harness.study import StudySpec, prepare_spec
     from harness.tracking.readback import Reader
@@ -64,7 +70,7 @@ def report_cmd(args) -> int:
 
     if args.resamples < 99:
         raise ValueError(f"--resamples must be at least 99, got {args.resamples}")
-    spec = prepare_spec(args.study, smoke=args.smoke, check=False)
+    spec = spec or prepare_spec(args.study, smoke=args.smoke, check=False)
     uri = locate(spec, tracking_uri=args.tracking_uri).tracking_uri
     if args.revision:
         spec = StudySpec.from_dict(Reader(uri).stored_study(spec.name, args.revision))
@@ -77,6 +83,13 @@ def report_cmd(args) -> int:
     report = build_report(runs, spec.name, spec.revision, [base.source_lang, *targets], base.source_lang, options,
                           [tuple(c) for c in args.compare or []] or None, uri, arms=list(spec.arms),
                           expected_runs=expected, axes=spec.axes, base=base)
+    return spec, report
+
+
+def report_cmd(args) -> int:
+    from harness.report.build import log_to_mlflow, render, write_report
+
+    spec, report = load_report(args)
     out = args.out or Path("reports") / spec.name
     formats = (args.format,) if args.format else FORMATS
     paths = write_report(report, out, formats, plots=not args.no_plots)

@@ -23,10 +23,10 @@ from salt.config import display_value
 from salt.metrics import AVERAGES, accuracy_metric, describe_shortfall
 
 SAMPLES_KEY = "augment.samples_per_lang"
-COLUMNS = ["run_id", "arm", "setting", "seed", "lang", "score", "samples", "x", "series", "steps", "n_eff", "degenerate",
-           "contaminated", "draws", "drawn", "end_time"]
-DRAW_COLUMNS = ["run_id", "arm", "setting", "seed", "draw", "lang", "score", "samples", "x", "series", "steps", "n_eff",
-                "degenerate", "contaminated", "end_time"]
+COLUMNS = ["run_id", "arm", "setting", "seed", "lang", "score", "samples", "x", "series", "steps", "seconds", "n_eff",
+           "degenerate", "contaminated", "draws", "drawn", "end_time"]
+DRAW_COLUMNS = ["run_id", "arm", "setting", "seed", "draw", "lang", "score", "samples", "x", "series", "steps", "seconds",
+                "n_eff", "degenerate", "contaminated", "end_time"]
 
 
 def study_runs(tracking_uri: str, study: str, revision: str) -> list[TrialRun]:
@@ -99,7 +99,7 @@ def _degenerate(run: TrialRun) -> str:
 
 def draw_scores(runs: list[TrialRun], languages: list[str], split: str = "test") -> pd.DataFrame:
     """One row per run and language, draws apart: run_id, arm, setting (draws aside), seed, draw, lang, score,
-    samples, x, series, steps, n_eff, degenerate, contaminated, end_time."""
+    samples, x, series, steps, seconds (the run's wall time), n_eff, degenerate, contaminated, end_time."""
     if split not in ("test", "dev"):
         raise ValueError(f"split must be test or dev, got {split!r}")
     rows = []
@@ -108,7 +108,8 @@ def draw_scores(runs: list[TrialRun], languages: list[str], split: str = "test")
         settings = without_draw(cell.settings)
         samples, x = _samples(cell)
         series = setting_label([(k, v) for k, v in settings if k != SAMPLES_KEY])
-        extra = [run.metrics.get("train_steps", math.nan), _effective_n(run, languages), _degenerate(run),
+        extra = [run.metrics.get("train_steps", math.nan), run.metrics.get("wall_seconds", math.nan),
+                 _effective_n(run, languages), _degenerate(run),
                  run.tags.get(CONTAMINATED) == "true", run.end_time]
         for lang in [*languages, *AVERAGES]:
             score = run.metrics.get(accuracy_metric(split, lang))
@@ -126,7 +127,8 @@ def draw_scores(runs: list[TrialRun], languages: list[str], split: str = "test")
 
 def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes: dict | None = None) -> pd.DataFrame:
     """Long table, one row per (arm, setting, seed, language), in arm and axis order: run_id, arm, setting, seed,
-    lang, score, samples, x, series, steps, n_eff, degenerate, contaminated, draws, end_time.
+    lang, score, samples, x, series, steps, seconds (of the seed's runs together), n_eff, degenerate, contaminated,
+    draws, drawn, end_time.
 
     `samples` labels the `augment.samples_per_lang` value ("500", "all"; None for arms that do not depend
     on it), `x` is its axis position and `n_eff` the examples really selected; `series` is the setting
@@ -137,7 +139,7 @@ def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes
     keys = ["arm", "setting", "seed", "lang"]
     out = raw.groupby(keys, sort=False, dropna=False).agg(
         run_id=("run_id", "first"), score=("score", "mean"), samples=("samples", "first"), x=("x", "first"),
-        series=("series", "first"), steps=("steps", "mean"), n_eff=("n_eff", "mean"),
+        series=("series", "first"), steps=("steps", "mean"), seconds=("seconds", lambda s: s.sum(min_count=1)), n_eff=("n_eff", "mean"),
         degenerate=("degenerate", lambda d: "; ".join(x for x in d if x)), contaminated=("contaminated", "any"),
         draws=("run_id", "size"), drawn=("draw", lambda d: bool(d.notna().any())),
         end_time=("end_time", "max")).reset_index()
