@@ -19,14 +19,15 @@ from typing import Any, Literal
 import yaml
 
 from harness.records import MAX_RECORD, Cell, canonical, content_hash, make_cell, resolve
-from salt.arms import ARMS, DRAW_KEY, get_arm
+from salt.arms import ARMS, DATA_KEY, DRAW_KEY, get_arm
 from salt.config import (SECTIONS, ConfigError, PerLanguage, RunConfig, build_config, check_rules, check_value,
                          config_field, config_fields, display_value, from_dict, identity, setting)
 from salt.data.tasks import TASKS, get_task
 from salt.metrics import AVG_TARGETS, accuracy_metric
 
 DEFAULT_MAX_CELLS = 10_000  # a bigger grid is refused unless asked for (`--max-cells`): likely a typo in an axis
-TOP_KEYS = {"name", "description", "task", "data", "model", "languages", "arms", "axes", "seeds", "draws", "sampler",
+TOP_KEYS = {"name", "description", "task", "data", "model", "languages", "arms", "axes", "seeds", "draws", "data_seeds",
+            "sampler",
             "output", *SECTIONS}
 
 
@@ -261,6 +262,15 @@ def parse_study(raw: Any, path: Path, max_cells: int | None = None) -> StudySpec
             raise err("draws", "no arm of the study makes random draws (those that do: "
                       + ", ".join(a for a, arm in ARMS.items() if arm.draws) + ")")
         axes[DRAW_KEY] = list(range(draws))
+    data_seeds = raw.get("data_seeds", 1)
+    if not isinstance(data_seeds, int) or isinstance(data_seeds, bool) or data_seeds < 1:
+        raise err("data_seeds", "a positive count of data orders per training seed (data_seeds: 3)")
+    if data_seeds > 1:
+        if sampler.type != "grid":
+            raise err("data_seeds", "data_seeds cross the data orders with the seeds of a grid study; a TPE study cannot")
+        if DATA_KEY in axes:
+            raise err("data_seeds", f"set data_seeds or the axis {DATA_KEY}, not both")
+        axes[DATA_KEY] = list(range(data_seeds))
     seeds = raw["seeds"]
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
         seeds = list(range(seeds))

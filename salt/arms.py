@@ -11,7 +11,9 @@ from typing import Callable
 from salt.config import AugmentConfig, MixupConfig, PerLanguage, RunConfig, VocabConfig, identity
 
 AUGMENTATION_SECTIONS = ("augment", "mixup", "vocab")
-DRAW_KEY = "augment.draw_seed"
+DRAW_KEY = "augment.draw_seed"  # the augmentation's draws (study key `draws: k`)
+DATA_KEY = "train.data_seed"  # the data order (study key `data_seeds: k`)
+REPLICATE_KEYS = (DRAW_KEY, DATA_KEY)  # seeds crossed with the training seed: averaged per seed in reports
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,10 @@ class TrainConfig:
     # sorted by length, batch order shuffled. Off by default: on the synthetic world it made steps
     # 1.45x faster but cost SALT 10 points of target accuracy (3 seeds), as length tracks the label there.
     group_by_length: bool = setting(False, "batches of similar-length examples")
+    # Dodge et al. (2020): weight initialisation and data order each move fine-tuning results about as much, so
+    # they get seeds of their own: `seed` initialises the classifier head, `data_seed` orders the data.
+    data_seed: int | None = setting(None, "seed of the data order, dropout and mixup draws (null: the run's seed, "
+                                          "which then seeds the classifier head alone)", ge=0)
     log_every: int = setting(20, "updates between logged losses", ge=1, affects_results=False)
 
 
@@ -196,7 +200,8 @@ class RunConfig:
     world: str = setting("default", "synthetic world preset (synthetic tasks only)", choices="worlds")
     source_lang: str = setting("en", "the language with training data")
     target_langs: tuple[str, ...] | None = setting(None, "zero-shot languages (null: every other language)")
-    seed: int = setting(0, "training seed (shuffling, dropout, head init, mixup, selection)", ge=0)
+    seed: int = setting(0, "training seed: the classifier head's initialisation, and the data order, dropout and mixup "
+                           "unless train.data_seed, and the augmentation's draws unless augment.draw_seed", ge=0)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     vocab: VocabConfig = field(default_factory=VocabConfig)
     mixup: MixupConfig = field(default_factory=MixupConfig)

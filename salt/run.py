@@ -139,10 +139,15 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
         from salt.train import ProgressBar
         cbs.append(ProgressBar())
     result = train_and_evaluate(model, tokenizer.pad_token_id, source, augmented, selection, eval_sets, cfg.train,
-                                cfg.mixup, cfg.seed, matched,
+                                cfg.mixup, data_seed(cfg), matched,
                                 device, cbs)
     return RunResult(cfg, result, None if step_matched else aug, summarize(result.accuracy, cfg.source_lang),
                      time.perf_counter() - start, short, matched_by)
+
+
+def data_seed(cfg: RunConfig) -> int:
+    """The seed of the data order, dropout and mixup draws: `train.data_seed`, else the run's seed."""
+    return cfg.seed if cfg.train.data_seed is None else cfg.train.data_seed
 
 
 def describe_shortfalls(short: dict[str, dict]) -> str:

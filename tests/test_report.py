@@ -345,9 +345,28 @@ def test_draws_are_averaged_per_seed_and_their_spread_reported_apart(tmp_path):
                  "salt [samples_per_lang=50] vs random-selection [samples_per_lang=50]")
     assert table.rows["b_n"].iloc[0] == 3  # paired by seed: the draws of a seed are one observation
     d = report.draws
-    assert set(d["arm"]) == {"random-selection"} and set(d["draws"]) == {3} and d["sd_draw"].notna().all()
+    assert set(d["arm"]) == {"random-selection"} and set(d["levels"]) == {"3 x 3"} and d["sd_draw"].notna().all()
+    assert set(d["factors"]) == {"seed x draw"} and d["sd_data"].isna().all()
     from harness.report.tables import render_markdown
 
-    assert "## Augmentation draws and training seeds" in render_markdown(report)
-    with pytest.raises(ValueError, match="several augmentation draws per seed"):
+    assert "## Seeds, data orders and augmentation draws" in render_markdown(report)
+    with pytest.raises(ValueError, match="several runs per seed"):
         report_of(spec, uri, Options(test="bootstrap"))
+
+
+def test_data_orders_have_seeds_of_their_own_crossed_with_the_training_seeds(tmp_path):
+    """`data_seeds: 2` crosses two data orders with every seed of every arm (Dodge et al. 2020: initialisation and
+    data order move fine-tuning about as much); the report averages them per seed and splits the spread."""
+    path = _study_file(tmp_path, "data", seeds=3, draws=2, data_seeds=2)
+    spec = load_study(path)
+    assert spec.axes["train.data_seed"] == [0, 1] and spec.cell_count() == 3 * 2 + 3 * 2 * 2 * 2 + 3 * 2 * 2
+    assert spec.config(next(c for c in spec.cells() if c.value("train.data_seed") == 1)).train.data_seed == 1
+    spec, uri, _ = write_store(path)
+    report = report_of(spec, uri)
+    base = report.scores[(report.scores["arm"] == "baseline") & (report.scores["lang"] == "fr")]
+    assert len(base) == 3 and set(base["draws"]) == {2}  # each seed the mean of its 2 data orders
+    d = report.draws.set_index(["arm", "row"])
+    assert d.loc[("baseline", "fr"), "factors"] == "seed x data" and d.loc[("baseline", "fr"), "levels"] == "3 x 2"
+    rs = d.loc[("random-selection", "fr")]
+    assert rs["factors"].iloc[0] == "seed x data x draw" and rs["levels"].iloc[0] == "3 x 2 x 2"
+    assert rs[["sd_seed", "sd_data", "sd_draw", "sd_residual"]].notna().all().all()

@@ -49,6 +49,32 @@ def test_deterministic_for_a_seed(cfg):
     assert [x["loss"] for x in a.train.curves if "loss" in x] != [x["loss"] for x in c.train.curves if "loss" in x]
 
 
+def test_the_data_order_has_a_seed_of_its_own(cfg, monkeypatch):
+    """`train.data_seed` orders the data (and draws dropout and mixup); the run's seed alone initialises the head.
+    Unset, the run's seed does both, as before."""
+    import salt.run
+
+    heads, orders = [], []
+    real_load, real_train = salt.run.load_classifier, salt.run.train_and_evaluate
+
+    def load(*a, **k):
+        model = real_load(*a, **k)
+        heads.append(next(p for n, p in model.named_parameters() if "classifier" in n).detach().clone())
+        return model
+
+    def train(*a, **k):
+        orders.append(a[8])  # the seed the loop's generators are seeded with
+        return real_train(*a, **k)
+    monkeypatch.setattr(salt.run, "load_classifier", load)
+    monkeypatch.setattr(salt.run, "train_and_evaluate", train)
+    plain = run(cfg)
+    same = run(replace(cfg, train=replace(cfg.train, data_seed=0)))
+    other = run(replace(cfg, train=replace(cfg.train, data_seed=7)))
+    assert orders == [0, 0, 7] and torch.equal(heads[0], heads[2])  # same head, another data order
+    assert plain.metrics == same.metrics
+    assert [x["loss"] for x in plain.train.curves if "loss" in x] != [x["loss"] for x in other.train.curves if "loss" in x]
+
+
 _RUN_IN_CHILD = """
 import hashlib, json, sys
 from salt.config import from_dict, RunConfig

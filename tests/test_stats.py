@@ -311,7 +311,16 @@ def test_variance_components_recover_seed_and_draw_spread():
     assert c.sd_residual == pytest.approx(0.005, rel=0.1) and c.mean == pytest.approx(table.mean())
     flipped = variance_components(table.T)  # the same table with the factors swapped
     assert flipped.sd_seed == pytest.approx(c.sd_draw) and flipped.sd_draw == pytest.approx(c.sd_seed)
-    assert "2+ draws" in variance_components(table[:, :1]).note
+    assert "2+ levels of every factor" in variance_components(table[:, :1]).note
+    # three crossed factors with known effects: seed SD 0.03, data order 0.02, draw 0.01, residual 0.004
+    rng = np.random.default_rng(5)
+    cube = (0.7 + rng.normal(0, 0.03, (12, 1, 1)) + rng.normal(0, 0.02, (1, 10, 1)) + rng.normal(0, 0.01, (1, 1, 8))
+            + rng.normal(0, 0.004, (12, 10, 8)))
+    three = variance_components(cube, ("seed", "data", "draw"))
+    assert three.of("seed") == pytest.approx(0.03, rel=0.35) and three.of("data") == pytest.approx(0.02, rel=0.35)
+    assert three.of("draw") == pytest.approx(0.01, rel=0.35) and three.sd_residual == pytest.approx(0.004, rel=0.1)
+    with pytest.raises(ValueError, match="3-way table but 2 factor names"):
+        variance_components(cube)
 
 
 def test_ties_between_count_ratios_are_ties():

@@ -42,8 +42,8 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
     opts = options or Options()
     scores = collect.scores(runs, languages, opts.split, axes)
     if opts.example_level and (scores["draws"] > 1).any():
-        raise ValueError(f"--test {opts.test} pairs one run per seed, and this study has several augmentation draws "
-                         f"per seed: use a seed-level test ({', '.join(t.name for t in by_level('seed'))})")
+        raise ValueError(f"--test {opts.test} pairs one run per seed, and this study has several runs per seed "
+                         f"(augmentation draws or data orders): use a seed-level test ({', '.join(t.name for t in by_level('seed'))})")
     typed = collect.settings_by_label(runs)
     rows = collect.row_order(scores, languages)
     if opts.example_level and predictions is None:
@@ -56,7 +56,7 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
     curves = sample_curves(scores, rows, opts.confidence) if has_samples_axis(scores) else None
     curve_answer = answer(engine) if curves is not None else None
     raw = collect.draw_scores(runs, languages, opts.split)
-    draws = collect.draw_components(raw, rows) if raw["draw"].notna().any() else None
+    draws = collect.replicate_components(raw, rows) if raw[list(collect.REPLICATES)].notna().any().any() else None
     starts = [r.start_time for r in runs if r.start_time is not None and not pd.isna(r.start_time)]
     ends = [r.end_time for r in runs if r.end_time is not None and not pd.isna(r.end_time)]
     period = (min(starts), max(ends)) if starts and ends else None

@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.records import Cell, canonical, setting_label
@@ -18,15 +19,16 @@ from harness.stats.components import variance_components
 from harness.tracking.readback import Reader, TrialRun
 from harness.tracking.results import examples_at
 from harness.tracking.tags import CONTAMINATED, DEGENERATE, REVISION
-from salt.arms import ARMS, DRAW_KEY
+from salt.arms import ARMS, DATA_KEY, DRAW_KEY, REPLICATE_KEYS
 from salt.config import display_value
 from salt.metrics import AVERAGES, accuracy_metric, describe_shortfall
 
 SAMPLES_KEY = "augment.samples_per_lang"
 COLUMNS = ["run_id", "arm", "setting", "seed", "lang", "score", "samples", "x", "series", "steps", "seconds", "n_eff",
            "degenerate", "contaminated", "draws", "drawn", "end_time"]
-DRAW_COLUMNS = ["run_id", "arm", "setting", "seed", "draw", "lang", "score", "samples", "x", "series", "steps", "seconds",
-                "n_eff", "degenerate", "contaminated", "end_time"]
+DRAW_COLUMNS = ["run_id", "arm", "setting", "seed", "draw", "data", "lang", "score", "samples", "x", "series", "steps",
+                "seconds", "n_eff", "degenerate", "contaminated", "end_time"]
+REPLICATES = {"data": DATA_KEY, "draw": DRAW_KEY}  # column -> the setting crossed with the training seed
 
 
 def study_runs(tracking_uri: str, study: str, revision: str) -> list[TrialRun]:
@@ -65,11 +67,13 @@ def _samples(cell: Cell) -> tuple[str | None, float]:
 
 
 def without_draw(settings: tuple) -> tuple:
-    return tuple((k, v) for k, v in settings if k != DRAW_KEY)
+    """The settings without the replicate seeds (draws, data orders): what a comparison's side is."""
+    return tuple((k, v) for k, v in settings if k not in REPLICATE_KEYS)
 
 
 def settings_by_label(runs: list[TrialRun]) -> dict[tuple[str, str], tuple]:
-    """(arm, setting label) -> the typed settings (draws aside), for comparisons that fix or match settings."""
+    """(arm, setting label) -> the typed settings (draws and data orders aside), for comparisons that fix or match
+    settings."""
     return {(r.cell.arm, setting_label(without_draw(r.cell.settings))): without_draw(r.cell.settings) for r in runs}
 
 
@@ -115,14 +119,14 @@ def draw_scores(runs: list[TrialRun], languages: list[str], split: str = "test")
             score = run.metrics.get(accuracy_metric(split, lang))
             if score is not None and math.isfinite(score):
                 rows.append([run.run_id, cell.arm, setting_label(settings), cell.seed, dict(cell.settings).get(DRAW_KEY),
-                             lang, float(score), samples, x, series, *extra])
+                             dict(cell.settings).get(DATA_KEY), lang, float(score), samples, x, series, *extra])
     out = pd.DataFrame(rows, columns=DRAW_COLUMNS)
     if out.empty:
         raise ValueError(f"no run has {accuracy_metric(split, '<language>')} metrics: nothing to report for split "
                          f"{split!r}")
     # a cell run twice (a rare race between workers) keeps its latest run
     return out.sort_values("end_time", kind="stable").drop_duplicates(
-        ["arm", "setting", "seed", "draw", "lang"], keep="last")
+        ["arm", "setting", "seed", "draw", "data", "lang"], keep="last")
 
 
 def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes: dict | None = None) -> pd.DataFrame:
@@ -132,8 +136,9 @@ def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes
 
     `samples` labels the `augment.samples_per_lang` value ("500", "all"; None for arms that do not depend
     on it), `x` is its axis position and `n_eff` the examples really selected; `series` is the setting
-    without it (what a sample-count curve holds fixed). An arm run with several augmentation draws per seed
-    (`draws: k`) is averaged over its draws, so seeds still pair across arms; `draw_scores` keeps them apart.
+    without it (what a sample-count curve holds fixed). An arm run with several augmentation draws or data orders
+    per seed (`draws: k`, `data_seeds: k`) is averaged over them, so seeds still pair across arms; `draw_scores`
+    keeps them apart.
     """
     raw = draw_scores(runs, languages, split)
     keys = ["arm", "setting", "seed", "lang"]
@@ -150,21 +155,42 @@ def scores(runs: list[TrialRun], languages: list[str], split: str = "test", axes
     return out.iloc[order][COLUMNS].reset_index(drop=True)
 
 
-def draw_components(raw: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
-    """Per (arm, setting, row) with several draws per seed: how much spread is the draw, how much the seed."""
+def replicate_components(raw: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
+    """Per (arm, setting, row) run with draws or data orders crossed with its seeds: the SD of the seed
+    (initialisation) effect, of the data-order effect, of the draw effect and the residual."""
+    factors = [c for c in REPLICATES if raw[c].notna().any()]
     out = []
-    with_draws = raw[raw["draw"].notna()]
-    for (arm, setting), part in with_draws.groupby(["arm", "setting"], sort=False):
+    crossed = raw.dropna(subset=factors, how="all")
+    for (arm, setting), part in crossed.groupby(["arm", "setting"], sort=False):
+        present = [c for c in factors if part[c].notna().all()]
+        if not present:
+            continue
         for row in rows:
-            table = part[part["lang"] == row].pivot_table(index="seed", columns="draw", values="score")
+            table = part[part["lang"] == row]
             if table.empty:
                 continue
-            c = variance_components(table.to_numpy())
-            out.append({"arm": arm, "setting": setting, "row": row, "seeds": c.seeds, "draws": c.draws,
-                        "mean": c.mean, "sd_seed": c.sd_seed, "sd_draw": c.sd_draw, "sd_residual": c.sd_residual,
-                        "note": c.note})
-    return pd.DataFrame(out, columns=["arm", "setting", "row", "seeds", "draws", "mean", "sd_seed", "sd_draw",
-                                      "sd_residual", "note"])
+            levels = [table["seed"].nunique(), *(table[c].nunique() for c in present)]
+            c = variance_components(_cube(table, present), ("seed", *present))
+            sd = dict(c.sd)
+            out.append({"arm": arm, "setting": setting, "row": row, "levels": " x ".join(map(str, levels)),
+                        "factors": " x ".join(("seed", *present)), "mean": c.mean, "sd_seed": sd.get("seed", math.nan),
+                        "sd_data": sd.get("data", math.nan), "sd_draw": sd.get("draw", math.nan),
+                        "sd_residual": c.sd_residual, "note": c.note})
+    return pd.DataFrame(out, columns=COMPONENT_COLUMNS)
+
+
+COMPONENT_COLUMNS = ["arm", "setting", "row", "levels", "factors", "mean", "sd_seed", "sd_data", "sd_draw",
+                     "sd_residual", "note"]
+
+
+def _cube(table: pd.DataFrame, present: list[str]):
+    """Scores as an array indexed [seed, replicate...] (NaN where a combination is missing)."""
+    keys = ["seed", *present]
+    axes = [sorted(table[k].unique()) for k in keys]
+    cube = np.full([len(a) for a in axes], np.nan)
+    for r in table.itertuples():
+        cube[tuple(a.index(getattr(r, k)) for a, k in zip(axes, keys))] = r.score
+    return cube
 
 
 def row_order(frame: pd.DataFrame, languages: list[str]) -> list[str]:

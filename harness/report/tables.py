@@ -125,23 +125,26 @@ def render_markdown(report: Report) -> str:
     elif report.curves is not None:
         out += ["## Accuracy against samples per language", "", "The study has no augment.samples_per_lang axis.", ""]
     if report.draws is not None and not report.draws.empty:
-        out += ["## Augmentation draws and training seeds", "", DRAWS_CAPTION, "", md_table(*draws_cells(report)), ""]
+        out += ["## Seeds, data orders and augmentation draws", "", DRAWS_CAPTION, "", md_table(*draws_cells(report)), ""]
     return "\n".join(out)
 
 
 CONTAMINATED_NOTE = ("**Contaminated:** some runs built their candidate vocabularies from evaluation (dev) text "
                      "(`vocab.source: task`, `allow_eval_text`): their substitutes were steered to the words of the "
                      "set the objective is measured on.")
-DRAWS_CAPTION = ("Arms run with several augmentation draws per training seed (`draws: k`): their tables above "
-                 "average the draws of each seed. Here the spread is split (two-way random effects): SD of the "
-                 "seed effect, of the draw effect and the residual, in accuracy points; a large draw SD means the "
-                 "luck of the sample, not training noise, drives the arm's spread.")
+DRAWS_CAPTION = ("Cells run with several data orders (`data_seeds: k`) or augmentation draws (`draws: k`) per training "
+                 "seed: their tables above average them per seed (seeds still pair across arms). Here the spread is "
+                 "split (crossed random effects, main effects only; harness.stats.components): SD of the seed "
+                 "(initialisation) effect, of the data-order effect, of the draw effect and the residual, in "
+                 "accuracy points. Dodge et al. (2020) found initialisation and data order comparable; a large draw "
+                 "SD means the luck of the sample, not training noise, drives the arm's spread.")
 
 
 def draws_cells(report: Report) -> tuple[list[str], list[list[str]]]:
-    head = ["arm", "setting", "language", "seeds x draws", "mean", "SD seed", "SD draw", "SD residual"]
+    head = ["arm", "setting", "language", "levels", "mean", "SD seed (init)", "SD data order", "SD draw",
+            "SD residual"]
     rows = [[r.arm, r.setting, row_name(r.row, "source" if r.row == report.source else "target"),
-             f"{r.seeds} x {r.draws}", pct(r.mean), pct(r.sd_seed), pct(r.sd_draw), pct(r.sd_residual)]
+             f"{r.factors}: {r.levels}", pct(r.mean), pct(r.sd_seed), pct(r.sd_data), pct(r.sd_draw), pct(r.sd_residual)]
             for r in report.draws.itertuples()]
     return head, rows
 
