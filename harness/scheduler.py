@@ -111,29 +111,55 @@ def _work_revision(spec: StudySpec, study: optuna.Study, loc: Locations, tracker
         resolve_model(spec.base.model, str(cache_root(spec.base)))  # pretrain once, before workers wait on it
     args = (loc, spec.name, spec.revision, parent, experiment_id)
     ended: dict[int, str] = {}  # pid -> how a worker process ended, when it did not end well
-    if workers <= 1:
-        work(*args, 0, progress)
-    else:
-        ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=work, args=(*args, i, progress, workers), daemon=False) for i in range(workers)]
-        for p in procs:
-            p.start()
-        try:
-            for p in procs:
-                p.join()
-        except KeyboardInterrupt:  # this process was stopped (Ctrl-C, SIGTERM): so are its workers
-            stop_workers(procs)
-            raise
-        for i, p in enumerate(procs):
-            if p.exitcode:
-                how = f"killed by signal {-p.exitcode}" if p.exitcode < 0 else f"exited with code {p.exitcode}"
-                ended[p.pid] = f"worker w{i} (pid {p.pid}) {how}" + (f": {sidelog.read(side)}" if p.exitcode > 0 else "")
-                say(ended[p.pid])
+    _work_round(args, workers, progress, side, ended, say)
+    while create and spec.rounds is not None and not ended:  # sequential seeds: the undecided get the next ones
+        added = next_round(spec, study, loc)
+        if not added:
+            break
+        say(f"[study] sequential seeds: {count(added, 'cell')} of the next seeds for the comparisons not yet decided")
+        _work_round(args, workers, progress, side, ended, say)
     # A local worker that died left its trial and run RUNNING: end them now, with the reason, not at the next run.
     recover_orphans(study, tracker, spec.name, lambda owner: ended.get(owner.pid, "the worker process died"))
     summary = summarize(spec, load_revision(spec.name, loc, spec.revision)[0])
     summary["wall_seconds"] = time.perf_counter() - start
     return summary
+
+
+def _work_round(args: tuple, workers: int, progress: bool, side: Path, ended: dict[int, str],
+                say: Callable[[str], None]) -> None:
+    """Work the queued cells with `workers` local processes; `ended` gets those that did not end well."""
+    if workers <= 1:
+        work(*args, 0, progress)
+        return
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=work, args=(*args, i, progress, workers), daemon=False) for i in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:  # this process was stopped (Ctrl-C, SIGTERM): so are its workers
+        stop_workers(procs)
+        raise
+    for i, p in enumerate(procs):
+        if p.exitcode:
+            how = f"killed by signal {-p.exitcode}" if p.exitcode < 0 else f"exited with code {p.exitcode}"
+            ended[p.pid] = f"worker w{i} (pid {p.pid}) {how}" + (f": {sidelog.read(side)}" if p.exitcode > 0 else "")
+            say(ended[p.pid])
+
+
+def next_round(spec: StudySpec, study: optuna.Study, loc: Locations) -> int:
+    """Under sequential seeds: the rule's decisions on the finished runs, and the cells of the next seeds of every
+    comparison not yet decided, queued; how many were queued (0: every comparison is decided, or at max)."""
+    from harness.report.build import study_report
+    from harness.report.collect import without_draw
+    from harness.report.sequential import next_seeds
+    from harness.records import setting_label
+
+    report = study_report(spec, loc.tracking_uri)
+    need = next_seeds(report, spec.rounds.design(), spec.seeds)
+    cells = [c for c in spec.cells() if c.seed in need.get((c.arm, setting_label(without_draw(c.settings))), ())]
+    return enqueue_missing(spec, study, loc, cells) if cells else 0
 
 
 def stop_workers(procs: list, grace: float = 60.0) -> None:
@@ -276,14 +302,17 @@ def recover_orphans(study: optuna.Study, tracker: StudyTracker, study_name: str,
     return n
 
 
-def enqueue_missing(spec: StudySpec, study: optuna.Study, loc: Locations) -> int:
-    """Enqueue each grid cell that is neither complete nor queued nor running (failed ones again), with
-    its params, longest cells first."""
+def enqueue_missing(spec: StudySpec, study: optuna.Study, loc: Locations, cells: list[Cell] | None = None) -> int:
+    """Enqueue each grid cell (of `cells`; default the study's first round and every cell queued before) that is
+    neither complete nor queued nor running (failed ones again), with its params, longest cells first."""
     busy = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
     n = 0
     with storage_lock(loc):
         trials = cell_trials(study)
-        for cell in sorted(spec.cells(), key=expected_cost, reverse=True):
+        if cells is None:
+            first = {c.id for c in spec.first_round()}
+            cells = [c for c in spec.cells() if c.id in first or c.id in trials]
+        for cell in sorted(cells, key=expected_cost, reverse=True):
             if not any(t.state in busy for t in trials.get(cell.id, [])):
                 cell.enqueue(study)
                 n += 1

@@ -55,6 +55,24 @@ class Output:
 
 
 @dataclass(frozen=True)
+class SeedRounds:
+    """`seeds: {min: 3, max: 10, step: 1, until: decided}`: seeds added in rounds, only to the comparisons the
+    group-sequential rule (harness.stats.sequential) has not decided yet."""
+
+    min: int
+    max: int
+    step: int = 1
+    until: Literal["decided"] = "decided"
+
+    KEYS = ("min", "max", "step", "until")
+
+    def design(self, alpha: float = 0.05):
+        from harness.stats.sequential import SequentialDesign
+
+        return SequentialDesign(self.min, self.max, self.step, alpha)
+
+
+@dataclass(frozen=True)
 class StudySpec:
     name: str
     description: str
@@ -65,6 +83,7 @@ class StudySpec:
     sampler: Sampler = field(default_factory=Sampler)
     output: Output = field(default_factory=Output)
     path: str | None = None  # the study file it was read from (informational: workers read the store)
+    rounds: SeedRounds | None = None  # sequential seeds: `seeds` is then range(max), run in rounds
 
     # ---- cells
     def axes_of(self, arm: str) -> list[str]:
@@ -93,6 +112,14 @@ class StudySpec:
             return self.sampler.n_trials or 0
         return len(self.seeds) * sum(math.prod(len(self.axes[k]) for k in self.axes_of(arm)) for arm in self.arms)
 
+    def first_round(self) -> list[Cell]:
+        """The cells every study runs: all of them, or under sequential seeds those of the first `min` seeds."""
+        cells = self.cells()
+        if self.rounds is None:
+            return cells
+        first = set(self.seeds[:self.rounds.min])
+        return [c for c in cells if c.seed in first]
+
     def cell(self, arm: str, settings, seed: int) -> Cell:
         return make_cell(self.base, arm, settings, seed)[0]
 
@@ -102,7 +129,8 @@ class StudySpec:
     # ---- identity
     def content(self) -> dict[str, Any]:
         """What determines the study's results: not its name, description, or where it is stored."""
-        return {"base": identity(self.base), "arms": list(self.arms), "axes": self.axes, "seeds": list(self.seeds),
+        seeds = asdict(self.rounds) if self.rounds else list(self.seeds)
+        return {"base": identity(self.base), "arms": list(self.arms), "axes": self.axes, "seeds": seeds,
                 "sampler": asdict(self.sampler)}
 
     @cached_property
@@ -114,13 +142,14 @@ class StudySpec:
         return {"name": self.name, "description": self.description, "base": asdict(self.base),
                 "arms": list(self.arms), "axes": self.axes, "seeds": list(self.seeds),
                 "sampler": asdict(self.sampler), "output": asdict(self.output), "path": self.path,
-                "revision": self.revision}
+                **({"rounds": asdict(self.rounds)} if self.rounds else {}), "revision": self.revision}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StudySpec:
         spec = cls(name=data["name"], description=data["description"], base=from_dict(RunConfig, data["base"]),
                    arms=tuple(data["arms"]), axes=data["axes"], seeds=tuple(data["seeds"]),
-                   sampler=Sampler(**data["sampler"]), output=Output(**data["output"]), path=data.get("path"))
+                   sampler=Sampler(**data["sampler"]), output=Output(**data["output"]), path=data.get("path"),
+                   rounds=SeedRounds(**data["rounds"]) if data.get("rounds") else None)
         if data.get("revision") not in (None, spec.revision):
             raise ValueError(f"stored study {data['name']!r} claims revision {data['revision']} but its content "
                              f"hashes to {spec.revision}: the store was edited or written by another version")
@@ -271,7 +300,10 @@ def parse_study(raw: Any, path: Path, max_cells: int | None = None) -> StudySpec
         if DATA_KEY in axes:
             raise err("data_seeds", f"set data_seeds or the axis {DATA_KEY}, not both")
         axes[DATA_KEY] = list(range(data_seeds))
-    seeds = raw["seeds"]
+    seeds, rounds = raw["seeds"], None
+    if isinstance(seeds, dict):
+        rounds = _rounds(seeds, sampler, path)
+        seeds = list(range(rounds.max))
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
         seeds = list(range(seeds))
     if not isinstance(seeds, list) or not seeds or not all(
@@ -284,7 +316,7 @@ def parse_study(raw: Any, path: Path, max_cells: int | None = None) -> StudySpec
     if not isinstance(description, str):
         raise err("description", "must be a string")
     spec = StudySpec(name=name, description=description, base=base, arms=tuple(arms), axes=axes,
-                     seeds=tuple(seeds), sampler=sampler, output=output, path=str(path))
+                     seeds=tuple(seeds), sampler=sampler, output=output, path=str(path), rounds=rounds)
     n = spec.cell_count()
     if max_cells is not None and spec.sampler.type == "grid" and n > max_cells:
         sizes = " x ".join(f"{len(v)} {k}" for k, v in axes.items()) or "no axes"
@@ -292,6 +324,27 @@ def parse_study(raw: Any, path: Path, max_cells: int | None = None) -> StudySpec
                           f"{max_cells:,}: check the axes for a typo, or pass --max-cells {n} to run a study this big")
     _check_cells(spec, path)
     return spec
+
+
+def _rounds(value: dict, sampler: Sampler, path: Path) -> SeedRounds:
+    """`seeds: {min, max, step, until}`, checked by the sequential design itself (one validator)."""
+    unknown = sorted(set(map(str, value)) - set(SeedRounds.KEYS))
+    if unknown:
+        raise StudyError(path, f"seeds.{unknown[0]}", f"unknown key; sequential seeds take {', '.join(SeedRounds.KEYS)}")
+    if sampler.type != "grid":
+        raise StudyError(path, "seeds", "sequential seeds add seeds to the cells of a grid study; a TPE study cannot")
+    for key in ("min", "max"):
+        if key not in value:
+            raise StudyError(path, f"seeds.{key}", "required for sequential seeds (seeds: {min: 3, max: 10})")
+    if value.get("until", "decided") != "decided":
+        raise StudyError(path, "seeds.until", f"{value['until']!r}: the one rule is `decided` (seeds are added until "
+                                              "every comparison is decided, or max)")
+    rounds = SeedRounds(value["min"], value["max"], value.get("step", 1))
+    try:
+        rounds.design()
+    except ValueError as bad:
+        raise StudyError(path, "seeds", str(bad)) from None
+    return rounds
 
 
 def _check_cells(spec: StudySpec, path: Path) -> None:
@@ -419,7 +472,8 @@ def smoke_spec(spec: StudySpec) -> StudySpec:
     base = build_config(base, plan.settings)
     sampler = replace(spec.sampler, n_trials=min(spec.sampler.n_trials or 0, 4) or None)
     root = Path(os.environ.get("SALT_SMOKE_DIR") or Path(tempfile.gettempdir()) / "salt-smoke")
-    smoke = replace(spec, name=f"{spec.name}-smoke", base=base, seeds=spec.seeds[:1], sampler=sampler)
+    smoke = replace(spec, name=f"{spec.name}-smoke", base=base, seeds=spec.seeds[:1], sampler=sampler,
+                    rounds=None)
     return replace(smoke, output=Output(dir=str(root / f"{spec.name}-{smoke.revision}")))
 
 

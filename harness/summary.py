@@ -19,8 +19,9 @@ def cell_trials(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]
 def summarize(spec: StudySpec, study: optuna.Study) -> dict:
     """Cells by state and arm: a cell is COMPLETE if any of its trials is, else its latest trial's state."""
     trials = cell_trials(study)
-    if spec.sampler.type == "grid":
-        expected = [(c.id, c.arm) for c in spec.cells()]
+    if spec.sampler.type == "grid":  # under sequential seeds: the first round and every cell a round added
+        first = {c.id for c in spec.first_round()}
+        expected = [(c.id, c.arm) for c in spec.cells() if c.id in first or c.id in trials]
     else:
         expected = [(cid, ts[0].user_attrs.get("arm", spec.sampler.arm)) for cid, ts in trials.items()]
     by_arm: dict[str, dict[str, int]] = {arm: {} for arm in spec.arms}

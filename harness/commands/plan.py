@@ -46,7 +46,7 @@ def _pilot(args):
     unknown = [a for a in arms if a not in spec.arms]
     if unknown:
         raise ValueError(f"--arms: {', '.join(unknown)} not among the study's arms ({', '.join(spec.arms)})")
-    pilot = replace(spec, seeds=tuple(spec.seeds[:args.pilot]), arms=arms)
+    pilot = replace(spec, seeds=tuple(spec.seeds[:args.pilot]), arms=arms, rounds=None)
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     summary = run_study(pilot, workers=args.workers, tracking_uri=args.tracking_uri)

@@ -60,13 +60,11 @@ def add_parser(sub) -> None:
 
 def load_report(args, spec=None):
     """(the study, its report) for `args` of `add_statistics_options`; `spec`: a study already prepared."""
-    from harness.report.build import build_report
-    from harness.report.collect import study_runs
+    from harness.report.build import study_report
     from harness.report.options import Options
     from harness.storage import locate
     from harness.study import StudySpec, prepare_spec
     from harness.tracking.readback import Reader
-    from salt.data.tasks import get_task
 
     if args.resamples < 99:
         raise ValueError(f"--resamples must be at least 99, got {args.resamples}")
@@ -74,16 +72,9 @@ def load_report(args, spec=None):
     uri = locate(spec, tracking_uri=args.tracking_uri).tracking_uri
     if args.revision:
         spec = StudySpec.from_dict(Reader(uri).stored_study(spec.name, args.revision))
-    runs = study_runs(uri, spec.name, spec.revision)
     options = Options(split=args.split, test=args.test, alpha=args.alpha, correction=args.correction,
                       family=args.family, n_resamples=args.resamples, power=args.power)
-    base = spec.base
-    targets = base.target_langs or tuple(l for l in get_task(base.task).languages(base.world) if l != base.source_lang)
-    expected = len(spec.cells()) if spec.sampler.type == "grid" else None
-    report = build_report(runs, spec.name, spec.revision, [base.source_lang, *targets], base.source_lang, options,
-                          [tuple(c) for c in args.compare or []] or None, uri, arms=list(spec.arms),
-                          expected_runs=expected, axes=spec.axes, base=base)
-    return spec, report
+    return spec, study_report(spec, uri, options, [tuple(c) for c in args.compare or []] or None)
 
 
 def report_cmd(args) -> int:

@@ -31,7 +31,7 @@ from harness.report.format import IDENTICAL
 from harness.stats.effects import describe
 from harness.stats.registry import TESTS
 
-DIFF_COLUMNS = ["strategy", "control", "series", "setting_b", "row", "kind", "samples", "n_eff", "estimate", "low",
+DIFF_COLUMNS = ["strategy", "control", "series", "setting_a", "setting_b", "row", "kind", "samples", "n_eff", "estimate", "low",
                 "high", "p", "p_adj", "family_size", "level", "mde", "n", "significant", "ahead", "identical", "note"]
 AUC_COLUMNS = ["arm", "series", "row", "mean", "low", "high", "n", "points", "note"]
 AUC_DIFF_COLUMNS = ["strategy", "control", "series", "row", "kind", "estimate", "low", "high", "p", "p_adj",
@@ -102,7 +102,8 @@ def _differences(engine: Engine, tables: list[ComparisonTable]) -> pd.DataFrame:
         series = series_of(engine, c.a, c.setting_a)
         for r in t.rows.itertuples():
             sig = significant(r.p_adj, engine.opts.alpha) and markable(r, engine.opts)
-            out.append({"strategy": c.a, "control": c.b, "series": series, "setting_b": c.setting_b, "row": r.row,
+            out.append({"strategy": c.a, "control": c.b, "series": series, "setting_a": c.setting_a,
+                        "setting_b": c.setting_b, "row": r.row,
                         "kind": r.kind, "samples": samples, "n_eff": n_eff, "x": x, "estimate": r.diff,
                         "low": r.diff_low, "high": r.diff_high, "p": r.p, "p_adj": r.p_adj,
                         "family_size": r.family_size, "level": r.level, "mde": r.mde, "n": r.pairs,

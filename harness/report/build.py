@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.records import resolve
-from harness.report import answer_text, collect, latex, tables
+from harness.report import answer_text, collect, latex, sequential, tables
 from harness.report.answer import answer
 from harness.report.curves import has_samples_axis, sample_curves
 from harness.report.engine import Engine
@@ -29,7 +29,7 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
                  options: Options | None = None, compare: list[tuple[str, str]] | None = None,
                  tracking_uri: str = "", predictions=None, arms: list[str] | None = None,
                  expected_runs: int | None = None, axes: dict | None = None,
-                 base: RunConfig | None = None) -> Report:
+                 base: RunConfig | None = None, rule=None) -> Report:
     """Every comparison table and the sample-count curves of one study revision's runs.
 
     `languages`: the study's languages, source first (the table's row order). `compare`: pairs of arms
@@ -37,7 +37,8 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
     arms, so an arm with no finished run still gets its table, saying so). `predictions`: run id ->
     predictions frame, needed by example-level tests (default: read from MLflow). `axes`: the study's axes,
     whose declared value order orders the tables. `base`: the study's base config, from which each cell's
-    config is resolved to find comparisons identical by construction (default: the defaults).
+    config is resolved to find comparisons identical by construction (default: the defaults). `rule`: the
+    group-sequential design of a study run with sequential seeds, whose decisions then set the marks.
     """
     opts = options or Options()
     scores = collect.scores(runs, languages, opts.split, axes)
@@ -60,9 +61,30 @@ def build_report(runs: list[TrialRun], study: str, revision: str, languages: lis
     starts = [r.start_time for r in runs if r.start_time is not None and not pd.isna(r.start_time)]
     ends = [r.end_time for r in runs if r.end_time is not None and not pd.isna(r.end_time)]
     period = (min(starts), max(ends)) if starts and ends else None
-    return Report(study, revision, tracking_uri, opts, len({r.run_id for r in runs}),
-                  collect.arm_order(scores["arm"].unique()), sorted(scores["seed"].unique().tolist()), rows, source,
-                  scores, built, curves, expected_runs, draws, typed, bool(scores["contaminated"].any()), curve_answer, period)
+    report = Report(study, revision, tracking_uri, opts, len({r.run_id for r in runs}),
+                    collect.arm_order(scores["arm"].unique()), sorted(scores["seed"].unique().tolist()), rows, source,
+                    scores, built, curves, expected_runs, draws, typed, bool(scores["contaminated"].any()), curve_answer,
+                    period)
+    if rule is not None:
+        report.sequential, report.rule = sequential.apply(report, rule), rule
+    return report
+
+
+def study_report(spec, tracking_uri: str, options: Options | None = None,
+                 compare: list[tuple[str, str]] | None = None) -> Report:
+    """The report of a study revision's finished runs, as `salt-harness report` builds it (languages, arms, axes,
+    base and sequential rule from the study)."""
+    from salt.data.tasks import get_task
+
+    opts = options or Options()
+    base = spec.base
+    targets = base.target_langs or tuple(l for l in get_task(base.task).languages(base.world) if l != base.source_lang)
+    runs = collect.study_runs(tracking_uri, spec.name, spec.revision)
+    expected = len(spec.first_round()) if spec.sampler.type == "grid" and spec.rounds else (
+        len(spec.cells()) if spec.sampler.type == "grid" else None)
+    return build_report(runs, spec.name, spec.revision, [base.source_lang, *targets], base.source_lang, opts, compare,
+                        tracking_uri, arms=list(spec.arms), expected_runs=expected, axes=spec.axes, base=base,
+                        rule=spec.rounds.design(opts.alpha) if spec.rounds else None)
 
 
 def _config_of(base: RunConfig):

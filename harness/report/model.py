@@ -36,6 +36,8 @@ class Report:
     contaminated: bool = False  # some run's vocabularies came from evaluation text
     answer: CurveAnswer | None = None  # what the sample-count curves say (harness.report.answer)
     period: tuple[pd.Timestamp, pd.Timestamp] | None = None  # first run's start, last run's end
+    sequential: pd.DataFrame | None = None  # under sequential seeds: the rule's decisions (harness.report.sequential)
+    rule: object | None = None  # ... and its design (harness.stats.sequential.SequentialDesign)
     files: list[Path] = field(default_factory=list)
     texts: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # format -> rendered files (render)
 

@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from harness.report import answer_text
+from harness.report import answer_text, sequential
 from harness.report.analysis import ComparisonTable
 from harness.report.format import (CORRECTION_NAMES, DASH, diff_ci, eps, md_table, mean_std, pct, points, pvalue,
                                    row_name)
@@ -112,6 +112,8 @@ def render_markdown(report: Report) -> str:
     out += ["How to read the tables: " + " ".join(legend(report)), ""]
     if report.contaminated:
         out += [CONTAMINATED_NOTE, ""]
+    if report.sequential is not None:
+        out += sequential.render(report.sequential, report.rule)
     if report.answer is not None and not report.answer.differences.empty:
         out += answer_text.render_markdown(report.answer, report.rows, report.source, o.split)
     for table in report.tables:
