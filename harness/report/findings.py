@@ -44,7 +44,12 @@ def _reference_lines(report: Report) -> list[str]:
             parts = [f"{row_name(row, 'source' if row == report.source else 'target')} {pct(by_row[row].mean)}% "
                      f"[{pct(by_row[row].low)}, {pct(by_row[row].high)}]" for row in report.rows if row in by_row]
             name = label(arm) + ("" if series == "-" else f" [{series}]")
-            out.append(f"{name} has no count, the same at every N: " + "; ".join(parts) + ".")
+            own = report.scores[(report.scores["arm"] == arm) & (report.scores["setting"] == series)
+                                & (report.scores["lang"] == report.source)].sort_values("seed")
+            seeds = (f" Its {report.source} (source) accuracy per seed: "
+                     + ", ".join(f"{pct(v)}%" for v in own["score"]) + f" (lowest {pct(own['score'].min())}%)"
+                     if len(own) else "")
+            out.append(f"{name} has no count, the same at every N: " + "; ".join(parts) + "." + (f"{seeds}." if seeds else ""))
     return out
 
 
