@@ -113,40 +113,28 @@ def verdict(p_adj: float, mde: float, ans: CurveAnswer) -> str:
     return "not significant (no spread to size a detectable effect by)"
 
 
-def auc_cells(ans: CurveAnswer, rows: list[str], source: str | None) -> tuple[list[str], list[list[str]]]:
-    header = ["arm", *[row_name(r, "source" if r == source else "target") for r in rows]]
+def _by_row(frame: pd.DataFrame, keys: list[str], rows: list[str], source: str | None, name, cell):
+    """One line per group of `keys`, one column per row: `cell(hit)` where the group has the row, else a dash."""
+    header = ["arm" if keys == ["arm", "series"] else "comparison",
+              *[row_name(r, "source" if r == source else "target") for r in rows]]
     body = []
-    for (arm, series), g in ans.auc.groupby(["arm", "series"], sort=False):
-        name = label(arm) + ("" if series == "-" else f" [{series}]")
-        cells = []
-        for row in rows:
-            hit = g[g["row"] == row]
-            if hit.empty:
-                cells.append(DASH)
-                continue
-            h = hit.iloc[0]
-            ci = f" [{pct(h['low'])}, {pct(h['high'])}]" if finite(h["low"]) else ""
-            cells.append(f"{pct(h['mean'])}{ci}")
-        body.append([name, *cells])
+    for key, g in frame.groupby(keys, sort=False):
+        hits = {r: h for r, h in zip(g["row"], g.itertuples())}
+        body.append([name(*key), *[cell(hits[r]) if r in hits else DASH for r in rows]])
     return header, body
+
+
+def auc_cells(ans: CurveAnswer, rows: list[str], source: str | None) -> tuple[list[str], list[list[str]]]:
+    return _by_row(ans.auc, ["arm", "series"], rows, source,
+                   lambda arm, series: label(arm) + ("" if series == "-" else f" [{series}]"),
+                   lambda h: pct(h.mean) + (f" [{pct(h.low)}, {pct(h.high)}]" if finite(h.low) else ""))
 
 
 def auc_difference_cells(ans: CurveAnswer, rows: list[str], source: str | None) -> tuple[list[str], list[list[str]]]:
     """One row per pair: the area difference per language [CI] with its adjusted p (m of the pair)."""
-    header = ["comparison", *[row_name(r, "source" if r == source else "target") for r in rows]]
-    body = []
-    for (s, c, z), g in ans.auc_differences.groupby(["strategy", "control", "series"], sort=False):
-        cells = []
-        for row in rows:
-            hit = g[g["row"] == row]
-            if hit.empty:
-                cells.append(DASH)
-                continue
-            h = hit.iloc[0]
-            tail = "" if h["kind"] == "source" else f" (p_adj {pvalue(h['p_adj'])})"
-            cells.append(f"{diff_ci(h['estimate'], h['low'], h['high'])}{tail}")
-        body.append([pair_name(s, c, z), *cells])
-    return header, body
+    return _by_row(ans.auc_differences, ["strategy", "control", "series"], rows, source, pair_name,
+                   lambda h: diff_ci(h.estimate, h.low, h.high) + ("" if h.kind == "source" else
+                                                                  f" (p_adj {pvalue(h.p_adj)})"))
 
 
 def difference_cells(ans: CurveAnswer, row: str = AVG_TARGETS, with_p: bool = True) -> tuple[list[str], list[list[str]]]:
