@@ -1,5 +1,6 @@
 """The package layout: data flows one way (salt never imports harness) and no module imports itself back
-through others, function-local imports included (a lazy import is for weight, never to hide a cycle)."""
+through others, function-local imports included (a lazy import is for weight, never to hide a cycle);
+imports under `if TYPE_CHECKING:` never run, so they are annotations, not edges."""
 import ast
 from pathlib import Path
 
@@ -11,13 +12,23 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and (getattr(node.test, "id", None) == "TYPE_CHECKING"
+                                         or getattr(node.test, "attr", None) == "TYPE_CHECKING")
+
+
 def import_graph() -> dict[str, set[str]]:
     """Project module -> the project modules it imports anywhere in its body."""
     files = {_module(p): p for pkg in ("salt", "harness") for p in (ROOT / pkg).rglob("*.py")}
     graph = {}
     for name, path in files.items():
         deps = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {id(n) for block in ast.walk(tree) if _type_checking(block) for s in block.body
+                       for n in ast.walk(s)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

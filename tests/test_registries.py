@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from salt.arms import ARMS, Arm, register_arm
-from salt.data.tasks import SYNTHETIC_NLI, TASKS, Smoke, Task, register_task, world_languages
+from salt.data.tasks import SYNTHETIC_NLI, TASKS, Smoke, Task, register_task
+from salt.synthetic import world_languages
 from salt.data.types import TaskData, TaskInputs, TaskSpec
 
 TOY_TASK = "toy-nli"

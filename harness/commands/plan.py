@@ -12,7 +12,7 @@ from harness.stats.registry import TESTS
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("plan", help="seeds each comparison needs for a target effect at 80% power, and their cost",
+    p = sub.add_parser("plan", help="seeds each comparison needs for a target effect at 80%% power, and their cost",
                        description=__doc__)
     p.add_argument("study", type=Path, help="the study file")
     p.add_argument("--effect", type=float, default=1.4,

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from salt.data.describe import describe, format_describe
 from salt.data.formats import DataFormatError
 from salt.data.hub import HubLoadError, load_hub
 from salt.data.local import IgnoredFile, LocalTaskData, load_local
-from salt.data.tasks import PAWSX, TASKS, XNLI
-from salt.data.types import UNLABELED, Dropped, Example, TaskData, TaskSpec
+from salt.data.registry import PAWSX, TASKS, XNLI, Smoke, Task, register_task
+from salt.data.types import UNLABELED, Dropped, Example, TaskData, TaskInputs, TaskSpec
+
+if TYPE_CHECKING:
+    from salt.config import RunConfig
 
 __all__ = [
     "UNLABELED",
@@ -57,3 +61,23 @@ def load_task(
             raise ValueError("hub_id and cache_dir are only used with source='hub'")
         return load_local(task, Path(data_dir), languages=languages)
     raise ValueError(f"unknown data source {source!r}; expected 'hub' or 'local'")
+
+
+def load_released(cfg: RunConfig) -> TaskInputs:
+    """A real task from the hub or from released files; only the languages the run needs."""
+    if cfg.data_source == "synthetic":
+        raise ValueError(f"task {cfg.task!r} is not synthetic: set data_source to 'hub' or 'local'")
+    langs = None if cfg.target_langs is None else [cfg.source_lang, *cfg.target_langs]
+    return TaskInputs(load_task(cfg.task, cfg.data_source, data_dir=cfg.data_dir, hub_id=cfg.hub_id,
+                                languages=langs))
+
+
+register_task(Task(
+    XNLI, load_released, ("hub", "local"), Smoke("synthetic-nli"), "cross-lingual NLI, 15 languages",
+    hub_id="facebook/xnli", hub_columns=("premise", "hypothesis"),
+    # 'contradictory' is how some XNLI-MT copies spell contradiction
+    raw_labels={"entailment": 0, "neutral": 1, "contradiction": 2, "contradictory": 2}))
+register_task(Task(
+    PAWSX, load_released, ("hub", "local"), Smoke("synthetic-paraphrase"),
+    "cross-lingual paraphrase identification, 7 languages", hub_id="google-research-datasets/paws-x",
+    hub_columns=("sentence1", "sentence2"), raw_labels={"0": 0, "1": 1}))

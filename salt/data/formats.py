@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from salt.data.tasks import XNLI, get_task
+from salt.data.registry import XNLI, get_task
 from salt.data.types import UNLABELED, Dropped, Example
 
 Loaded = tuple[list[Example], list[Dropped]]

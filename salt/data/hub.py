@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from salt.data.tasks import check_languages, get_task
+from salt.data.registry import check_languages, get_task
 from salt.data.types import UNLABELED, Example, TaskData
 
 SPLITS = {"train": "train", "validation": "dev", "test": "test"}  # Hub split -> ours

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from salt.data import formats
 from salt.data.formats import Loaded
-from salt.data.tasks import PAWSX, XNLI, check_languages, get_task, released_tasks
+from salt.data.registry import PAWSX, XNLI, check_languages, get_task, released_tasks
 from salt.data.types import Dropped, Example, TaskData
 
 SPLITS = ("train", "dev", "test")

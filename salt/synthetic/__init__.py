@@ -7,6 +7,10 @@ monolingual pretraining alone, and every substitution can be checked against the
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from salt.data.registry import SYNTHETIC_NLI, SYNTHETIC_PARAPHRASE, Smoke, Task, register_task
+from salt.data.types import TaskInputs
 
 from salt.synthetic.world import (
     NLI_LABELS,
@@ -20,6 +24,9 @@ from salt.synthetic.world import (
     generate_world,
 )
 
+if TYPE_CHECKING:
+    from salt.config import RunConfig
+
 
 def load_world(preset_or_cfg: str | WorldConfig = "default") -> World:
     """The world for a preset name or config, generated once per process (treat it as read-only)."""
@@ -31,6 +38,21 @@ def load_world(preset_or_cfg: str | WorldConfig = "default") -> World:
 def _cached_world(cfg: WorldConfig) -> World:
     return generate_world(cfg)
 
+
+def load_synthetic(cfg: RunConfig) -> TaskInputs:
+    """A task of the synthetic world, with its monolingual corpora and gold lexicon."""
+    world = load_world(cfg.world)
+    return TaskInputs(world.task(cfg.task), world.corpora, world.lexicon)
+
+
+def world_languages(world: str) -> tuple[str, ...]:
+    return WORLD_PRESETS[world].languages
+
+
+register_task(Task(SYNTHETIC_NLI, load_synthetic, ("synthetic",), Smoke("synthetic-nli"),
+                   "NLI over the synthetic world's languages", languages_of=world_languages))
+register_task(Task(SYNTHETIC_PARAPHRASE, load_synthetic, ("synthetic",), Smoke("synthetic-paraphrase"),
+                   "paraphrase identification over the synthetic world's languages", languages_of=world_languages))
 
 # Pretraining needs torch and transformers (seconds to import): loaded on first use, so that reading the
 # world's presets (every CLI's choices, a report) does not pay for it.

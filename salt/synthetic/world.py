@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from itertools import accumulate, permutations
 from typing import Any, Callable, Literal
 
-from salt.data.tasks import SYNTHETIC_NLI, SYNTHETIC_PARAPHRASE
+from salt.data.registry import SYNTHETIC_NLI, SYNTHETIC_PARAPHRASE
 from salt.data.types import Example, TaskData, TaskSpec
 
 # The tasks' names and labels are registry entries (salt.data.tasks); the world generates their rows.
