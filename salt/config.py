@@ -210,7 +210,6 @@ class RunConfig:
 
 
 SECTIONS = {"train": TrainConfig, "augment": AugmentConfig, "mixup": MixupConfig, "vocab": VocabConfig}
-VALUE_TYPES = (PerLanguage,)  # leaf values that are containers: flatten and from_dict keep them whole
 
 
 class ConfigError(ValueError):
