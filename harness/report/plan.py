@@ -106,7 +106,7 @@ def render_plan(report: Report, plan: pd.DataFrame, cost: pd.DataFrame, effect: 
     total_u, total_h = cost["extra_updates"].sum(), cost["extra_hours"].sum()
     return "\n".join([
         f"# Seed plan: {report.study} (revision {report.revision})", "",
-        f"Seeds for each comparison's paired {o.entry.label} to find a true difference of +{points(effect)} points on "
+        f"Seeds for each comparison's {o.entry.label} to find a true difference of +{points(effect)} points on "
         f"the target average with {target:.0%} power, at the level its family reads it at ({CORRECTION_NAMES[o.correction]}, "
         f"family `{o.family}`, α = {o.alpha:g}: α/m), from the SD of the per-seed differences of the "
         f"{report.n_runs} finished runs. Noncentral t (harness.stats.power); an SD from few seeds is itself "
