@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,7 @@ __all__ = [
     "load_hub",
     "load_local",
     "load_task",
+    "run_splits",
 ]
 
 
@@ -44,32 +45,49 @@ def load_task(
     languages: Iterable[str] | None = None,
     hub_id: str | None = None,
     cache_dir: str | Path | None = None,
+    splits: Mapping[str, Iterable[str]] | None = None,
 ) -> TaskData:
     """Load a real task from the Hub ("hub") or from released files under data_dir ("local").
 
-    Arguments that only the other source uses are rejected rather than ignored, so a run never
-    silently reads from a place other than the one its config names.
+    `splits` (split -> languages; None = every split of every language) limits what is read, so a
+    run does not build millions of rows it never uses. Arguments that only the other source uses are
+    rejected rather than ignored, so a run never silently reads from a place other than the one its
+    config names.
     """
     if source == "hub":
         if data_dir is not None:
             raise ValueError("data_dir is only used with source='local'")
-        return load_hub(task, languages=languages, hub_id=hub_id, cache_dir=cache_dir)
+        return load_hub(task, languages=languages, hub_id=hub_id, cache_dir=cache_dir, splits=splits)
     if source == "local":
         if data_dir is None:
             raise ValueError("source='local' needs data_dir (the folder holding the released files)")
         if hub_id is not None or cache_dir is not None:
             raise ValueError("hub_id and cache_dir are only used with source='hub'")
-        return load_local(task, Path(data_dir), languages=languages)
+        return load_local(task, Path(data_dir), languages=languages, splits=splits)
     raise ValueError(f"unknown data source {source!r}; expected 'hub' or 'local'")
 
 
+def run_splits(cfg: RunConfig, languages: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The (split -> languages) a run of `cfg` reads (salt.run): the source language's train, dev and test
+    of the source and every target (evaluation, model selection), and, with `vocab.source: task`, the
+    vocabulary's text split of each language. Released tasks never resolve `vocab.source: auto` to task."""
+    source = cfg.source_lang
+    targets = [l for l in languages if l != source] if cfg.target_langs is None else list(cfg.target_langs)
+    evaluated = tuple(dict.fromkeys([source, *targets]))
+    wanted: dict[str, tuple[str, ...]] = {"train": (source,), "dev": evaluated, "test": evaluated}
+    if cfg.augment.enabled and cfg.vocab.source == "task":
+        wanted[cfg.vocab.text_split] = tuple(dict.fromkeys([*wanted[cfg.vocab.text_split], *evaluated]))
+    return wanted
+
+
 def load_released(cfg: RunConfig) -> TaskInputs:
-    """A real task from the hub or from released files; only the languages the run needs."""
+    """A real task from the hub or from released files; only the splits and languages the run reads."""
     if cfg.data_source == "synthetic":
         raise ValueError(f"task {cfg.task!r} is not synthetic: set data_source to 'hub' or 'local'")
     langs = None if cfg.target_langs is None else [cfg.source_lang, *cfg.target_langs]
+    splits = run_splits(cfg, TASKS[cfg.task].languages())
     return TaskInputs(load_task(cfg.task, cfg.data_source, data_dir=cfg.data_dir, hub_id=cfg.hub_id,
-                                languages=langs))
+                                languages=langs, splits=splits))
 
 
 register_task(Task(

@@ -8,7 +8,7 @@ same call works online, offline from a warm cache, and on a local dataset direct
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,29 @@ def load_hub(
     languages: Iterable[str] | None = None,
     hub_id: str | None = None,
     cache_dir: str | Path | None = None,
+    splits: Mapping[str, Iterable[str]] | None = None,
 ) -> TaskData:
-    """One Hub config per language (facebook/xnli and paws-x name their configs by language code)."""
+    """One Hub config per language (facebook/xnli and paws-x name their configs by language code).
+
+    `splits` (ours: split -> languages; None = all) limits the rows turned into Examples, and a
+    language none of whose splits is wanted is not loaded at all."""
     entry = get_task(task)
     if entry.hub_id is None or entry.hub_columns is None:
         raise HubLoadError(f"task {task!r} has no Hugging Face dataset (its sources: {', '.join(entry.sources)})")
     spec = entry.spec
     langs = check_languages(spec, None if languages is None else list(languages))
     hub_id = hub_id or entry.hub_id
+    if splits is not None and (unknown := sorted(set(splits) - set(SPLITS.values()))):
+        raise ValueError(f"unknown split(s) {unknown}; expected some of {list(SPLITS.values())}")
+    wanted = {(split, lang) for split in SPLITS.values() for lang in langs
+              if splits is None or lang in set(splits.get(split, ()))}
     data = TaskData(spec=spec, splits={})
     for lang in langs:
+        if not any((split, lang) in wanted for split in SPLITS.values()):
+            continue
         dataset_dict = _load_config(hub_id, lang, cache_dir)
         for hub_split, split in SPLITS.items():
-            if hub_split in dataset_dict:
+            if hub_split in dataset_dict and (split, lang) in wanted:
                 where = f"{hub_id} config {lang!r} split {hub_split!r}"
                 data.splits.setdefault(split, {})[lang] = _examples(
                     dataset_dict[hub_split], task, lang, hub_split, where

@@ -22,7 +22,7 @@ listed as ignored with that reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -98,8 +98,10 @@ Options = dict[
 ]  # (split, lang) -> files and their rows
 
 
-def load_local(task: str, data_dir: Path, languages: Iterable[str] | None = None) -> LocalTaskData:
-    """Load every split/language of `task` found under data_dir (recursively)."""
+def load_local(task: str, data_dir: Path, languages: Iterable[str] | None = None,
+               splits: Mapping[str, Iterable[str]] | None = None) -> LocalTaskData:
+    """Load every split/language of `task` found under data_dir (recursively), or only `splits`
+    (split -> languages): a file is read only if it may hold a wanted (split, language)."""
     spec = get_task(task).spec
     if task not in LOOKED_FOR:
         raise ValueError(f"task {task!r} has no reader for released files (known formats: {', '.join(LOOKED_FOR)}); "
@@ -116,7 +118,8 @@ def load_local(task: str, data_dir: Path, languages: Iterable[str] | None = None
         raise FileNotFoundError(
             f"no {task} data files under {data_dir}; looked for {LOOKED_FOR[task]}{aside}"
         )
-    options, dropped = _read_all(candidates, data_dir, langs)
+    wanted = _wanted(langs, splits)
+    options, dropped = _read_all(candidates, data_dir, wanted)
     if not options:
         raise FileNotFoundError(
             f"no {task} rows for languages {list(langs)} in the files found under {data_dir}"
@@ -130,14 +133,26 @@ def load_local(task: str, data_dir: Path, languages: Iterable[str] | None = None
     return data
 
 
+def _wanted(langs: tuple[str, ...], splits: Mapping[str, Iterable[str]] | None) -> dict[str, tuple[str, ...]]:
+    """split -> the languages to read, within `langs`."""
+    if splits is None:
+        return {split: langs for split in SPLITS}
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown split(s) {unknown}; expected some of {list(SPLITS)}")
+    return {split: tuple(l for l in langs if l in set(split_langs)) for split, split_langs in splits.items()}
+
+
 def _read_all(
-    candidates: list[Candidate], root: Path, langs: tuple[str, ...]
+    candidates: list[Candidate], root: Path, wanted: Mapping[str, tuple[str, ...]]
 ) -> tuple[Options, dict[Path, list[Dropped]]]:
-    """Read every candidate for the wanted languages; a multi-language file offers one block per language."""
+    """Read every candidate that may hold a wanted (split, language); a multi-language file offers one
+    block per language."""
     options: Options = {}
     dropped: dict[Path, list[Dropped]] = {}
     for cand in candidates:
-        if cand.lang is not None and cand.lang not in langs:
+        langs = wanted.get(cand.split, ())
+        if not langs or (cand.lang is not None and cand.lang not in langs):
             continue
         examples, dropped[cand.path] = _read(cand, root)
         by_lang: dict[str, list[Example]] = {}
