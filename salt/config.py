@@ -129,7 +129,9 @@ class AugmentConfig:
     # training seed, so that selection luck and training noise can be told apart.
     draw_seed: int | None = setting(None, "seed of the augmentation's random draws (null: the run's seed)", ge=0)
     top_k: int = setting(8, "proposals kept per position (memory bound; copies sample among them)", ge=1)
-    batch_size: int = setting(64, "sentences per MLM forward pass", ge=1, affects_results=False)
+    batch_size: int | None = setting(None, "sentences per MLM forward pass (auto: from the vocabulary size and the "
+                                           "device's free memory, at most 64 on CPU)", ge=1, none="auto",
+                                     affects_results=False)
     max_source_examples: int | None = setting(None, "augment only the first M source examples (the pool)",
                                               ge=1, none="all")
 

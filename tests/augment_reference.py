@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from salt.augment.sizing import CPU_CAP
 from salt.augment.switch import Augmented, random_substitution
 from salt.encode import Encoded, pad
 from salt.vocab import TokenTable
@@ -309,7 +310,8 @@ def augment(model, tokenizer, src, vocabs, cfg, source_lang, seed, lexicons=None
     """augment() of before issue 15, without the disk cache."""
     table = TokenTable.build(tokenizer)
     targets = [lang for lang in vocabs if lang != source_lang]
-    props = propose(model, tokenizer, src, vocabs, table, cfg.mode, cfg.unit, neutral, cfg.top_k, cfg.batch_size, False)
+    props = propose(model, tokenizer, src, vocabs, table, cfg.mode, cfg.unit, neutral, cfg.top_k,
+                    cfg.batch_size or CPU_CAP, False)  # auto on CPU: the fixed batch of before
     words = [table.scheme.strip(t or "") for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
     examples, stats = {}, {}
     draw = seed if cfg.draw_seed is None else cfg.draw_seed

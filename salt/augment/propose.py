@@ -7,15 +7,18 @@ For each language only the top-k restricted (renormalised) proposals are kept.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from tqdm.auto import tqdm
 
+from salt.augment.sizing import cap_for, free_memory, proposal_batch_size
 from salt.encode import Encoded, pad
 from salt.vocab import LanguageVocab, TokenTable
 
@@ -148,33 +151,114 @@ def mlm_head(model: PreTrainedModel):
     raise TypeError(f"{type(model).__name__}: no known MLM head (expected .cls or .lm_head)")
 
 
-def _restricted_topk(logits: torch.Tensor, cand: np.ndarray, k: int,
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of the encoder's forward pass: bf16 on a CUDA GPU that has it, else none (fp32)."""
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+
+
+@contextmanager
+def _fast_matmul(device: torch.device):
+    """TF32 matmuls on a GPU for the duration (the process's setting is restored after); CPU unchanged."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+class FullLogits:
+    """The head's logits over the whole vocabulary at the positions of one batch, restricted by gathering
+    columns: bit for bit what proposals always were (CPU, fp32)."""
+
+    def __init__(self, model: PreTrainedModel):
+        self.head = mlm_head(model)
+
+    def __call__(self, hidden: torch.Tensor):
+        """(restricted logits of (rows or None: all, candidate ids) as fp32, log of the full softmax's sum)."""
+        logits = self.head(hidden)
+        log_total = torch.logsumexp(logits.float(), dim=-1)
+
+        def restricted(rows: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor:
+            sub = logits.index_select(-1, idx)  # (the candidates' columns first: no row copy of the full width)
+            return (sub if rows is None else sub.index_select(0, rows)).float()
+        return restricted, log_total
+
+
+class _Decoded(Exception):
+    """Raised by the hook on the head's output projection: its input is all `SplitHead` needs."""
+
+
+class SplitHead:
+    """The head's transform, then its output projection computed twice, never at full width for a whole
+    batch: for the full softmax's normaliser over blocks of `block_bytes` of logits, and for each candidate
+    set through the rows of the decoder weight it selects (`index_select`). In fp32 (TF32 on a GPU) even
+    under autocast: the probabilities are thresholded, and bf16 logits would move them by a few per cent."""
+
+    def __init__(self, model: PreTrainedModel, block_bytes: int = 256 << 20):
+        self.head, self.decoder = mlm_head(model), model.get_output_embeddings()
+        if self.decoder is None:
+            raise TypeError(f"{type(model).__name__}: no output projection (get_output_embeddings)")
+        self.block = max(1, block_bytes // (4 * self.decoder.weight.shape[0]))
+
+    def transformed(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The head's input to its output projection, whatever the architecture's transform (BERT, XLM-R)."""
+        seen = []
+
+        def stop(_module, args):
+            seen.append(args[0])
+            raise _Decoded
+        handle = self.decoder.register_forward_pre_hook(stop)
+        try:
+            self.head(hidden)
+        except _Decoded:
+            pass
+        finally:
+            handle.remove()
+        if not seen:
+            raise TypeError(f"{type(self.head).__name__}: the MLM head never applied its output projection")
+        return seen[0]
+
+    def __call__(self, hidden: torch.Tensor):
+        weight, bias = self.decoder.weight, self.decoder.bias
+        with torch.autocast(hidden.device.type, enabled=False):
+            h = self.transformed(hidden).float()
+            log_total = (torch.cat([torch.logsumexp(F.linear(b, weight.float(), None if bias is None else bias.float()),
+                                                    dim=-1) for b in h.split(self.block)])
+                         if len(h) else h.new_zeros(0))
+
+        def restricted(rows: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(hidden.device.type, enabled=False):
+                return F.linear(h if rows is None else h.index_select(0, rows), weight.index_select(0, idx).float(),
+                                None if bias is None else bias.index_select(0, idx).float())
+        return restricted, log_total
+
+
+def _restricted_topk(sub: torch.Tensor, idx: torch.Tensor, k: int,
                      log_total: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top-k of the softmax over the candidates, and the candidates' share of the full softmax's mass."""
-    if len(cand) == 0:
-        return (np.zeros((len(logits), 0), np.int32), np.zeros((len(logits), 0), np.float32),
-                np.zeros(len(logits), np.float32))
-    idx = torch.as_tensor(cand, device=logits.device)
-    sub = logits.index_select(-1, idx).float()
+    """Top-k of the softmax over the candidates (`sub`: their fp32 logits), and their share of the full softmax."""
     probs = torch.softmax(sub, dim=-1)
-    top = probs.topk(min(k, len(cand)), dim=-1)
+    top = probs.topk(min(k, len(idx)), dim=-1)
     mass = torch.exp(torch.logsumexp(sub, dim=-1) - log_total)
     return (idx[top.indices].to(torch.int32).cpu().numpy(), top.values.cpu().numpy(), mass.cpu().numpy())
 
 
-def _lang_topk(logits: torch.Tensor, word_start: np.ndarray, vocab: LanguageVocab, k: int,
+def _lang_topk(restricted, n: int, word_start: np.ndarray, vocab: LanguageVocab, k: int,
                log_total: torch.Tensor):
     """Word-initial positions draw from word candidates, continuation positions from continuation ones."""
-    ids = np.zeros((len(logits), k), np.int32)
-    probs = np.zeros((len(logits), k), np.float32)
-    mass = np.zeros(len(logits), np.float32)
+    ids = np.zeros((n, k), np.int32)
+    probs = np.zeros((n, k), np.float32)
+    mass = np.zeros(n, np.float32)
     for is_start in (True, False):
         rows = np.flatnonzero(word_start == is_start)
-        if len(rows):
-            sel = None if len(rows) == len(logits) else torch.as_tensor(rows, device=logits.device)
-            part = logits if sel is None else logits[sel]  # (no copy when every row is selected)
-            i, p, m = _restricted_topk(part, vocab.candidates(is_start), k,
-                                       log_total if sel is None else log_total[sel])
+        cand = vocab.candidates(is_start)
+        if len(rows) and len(cand):
+            sel = None if len(rows) == n else torch.as_tensor(rows, device=log_total.device)
+            idx = torch.as_tensor(cand, device=log_total.device)
+            i, p, m = _restricted_topk(restricted(sel, idx), idx, k, log_total if sel is None else log_total[sel])
             ids[rows, :i.shape[1]], probs[rows, :p.shape[1]], mass[rows] = i, p, m
     return ids, probs, mass
 
@@ -190,37 +274,56 @@ def propose(
     unit: str = "word",
     neutral: str = "exclude",
     top_k: int = 8,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     progress: bool = True,
     folder: Path | None = None,
+    split_head: bool | None = None,
 ) -> Proposals:
-    """`folder`: write the arrays there as .npy files (see `ProposalWriter`) instead of holding them in memory."""
+    """`folder`: write the arrays there as .npy files (see `ProposalWriter`) instead of holding them in memory.
+    `batch_size` None: from the vocabulary size and the device's free memory (salt.augment.sizing).
+    `split_head` (default: on a GPU): `SplitHead` instead of `FullLogits`; a GPU also runs the encoder under
+    bf16 autocast where it has bf16, and TF32 matmuls."""
     model.eval()
     device = next(model.parameters()).device
-    head = mlm_head(model)
+    scorer = (SplitHead if (device.type != "cpu" if split_head is None else split_head) else FullLogits)(model)
+    amp = amp_dtype(device)
     positions = [np.flatnonzero(table.eligible(ids, unit, neutral)) for ids in data.input_ids]
     out = ProposalWriter(positions, vocabs, top_k, folder)
     forward_rows = 0
     rows = _rows(data, positions, out.offsets, mode, tokenizer.mask_token_id)
+    if batch_size is None:
+        batch_size = auto_batch_size(model, rows, device)
     bar = tqdm(total=len(rows), desc=f"augment ({mode})", unit="seq", disable=not progress, leave=False)
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        ids = torch.as_tensor(pad([r[1] for r in chunk], tokenizer.pad_token_id), device=device)
-        types = torch.as_tensor(pad([data.token_type_ids[r[0]] for r in chunk], 0), device=device)
-        hidden = model.base_model(input_ids=ids, attention_mask=(ids != tokenizer.pad_token_id).long(),
-                                  token_type_ids=types).last_hidden_state
-        sel_b = torch.as_tensor(np.concatenate([np.full(len(r[2]), b) for b, r in enumerate(chunk)]), device=device)
-        sel_p = torch.as_tensor(np.concatenate([r[2] for r in chunk]), device=device)
-        logits = head(hidden[sel_b.long(), sel_p.long()])
-        tokens = np.concatenate([data.input_ids[r[0]][r[2]] for r in chunk]) if len(sel_p) else np.zeros(0, np.int64)
-        starts = table.word_start[tokens]
-        log_total = torch.logsumexp(logits.float(), dim=-1)
-        for lang, vocab in vocabs.items():  # a chunk's positions are the consecutive flat rows from its first
-            out.write(lang, chunk[0][3], *_lang_topk(logits, starts, vocab, top_k, log_total))
-        forward_rows += len(chunk)
-        bar.update(len(chunk))
+    with _fast_matmul(device), torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            ids = torch.as_tensor(pad([r[1] for r in chunk], tokenizer.pad_token_id), device=device)
+            types = torch.as_tensor(pad([data.token_type_ids[r[0]] for r in chunk], 0), device=device)
+            hidden = model.base_model(input_ids=ids, attention_mask=(ids != tokenizer.pad_token_id).long(),
+                                      token_type_ids=types).last_hidden_state
+            sel_b = torch.as_tensor(np.concatenate([np.full(len(r[2]), b) for b, r in enumerate(chunk)]),
+                                    device=device)
+            sel_p = torch.as_tensor(np.concatenate([r[2] for r in chunk]), device=device)
+            restricted, log_total = scorer(hidden[sel_b.long(), sel_p.long()])
+            tokens = (np.concatenate([data.input_ids[r[0]][r[2]] for r in chunk]) if len(sel_p)
+                      else np.zeros(0, np.int64))
+            starts = table.word_start[tokens]
+            for lang, vocab in vocabs.items():  # a chunk's positions are the consecutive flat rows from its first
+                out.write(lang, chunk[0][3], *_lang_topk(restricted, len(sel_p), starts, vocab, top_k, log_total))
+            forward_rows += len(chunk)
+            bar.update(len(chunk))
     bar.close()
     return out.finish(forward_rows)
+
+
+def auto_batch_size(model: PreTrainedModel, rows: list, device: torch.device) -> int:
+    """`sizing.proposal_batch_size` for these rows (their longest, their mean positions read) on `device`."""
+    if not rows:
+        return 1
+    seq_len = max(len(r[1]) for r in rows)
+    per_row = sum(len(r[2]) for r in rows) / len(rows)
+    return proposal_batch_size(free_memory(device), model.get_input_embeddings().weight.shape[0],
+                               model.config.hidden_size, seq_len, per_row, cap_for(device))
 
 
 def _rows(data: Encoded, positions: list[np.ndarray], offsets: np.ndarray, mode: str, mask_id: int):
