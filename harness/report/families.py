@@ -70,6 +70,9 @@ def markable(row, opts: Options) -> bool:
     return row.kind in KINDS and min(row.a_n, row.b_n) >= entry_of(row, opts).min_seeds
 
 
+MARK_COLUMNS = ("kind", "a_n", "b_n", "test", "p_adj", "eps_min", "eps_min_reverse")  # what `mark` reads
+
+
 def correct(tables: list[ComparisonTable], opts: Options, key: Callable[[ComparisonTable], Hashable],
             scope: Callable[[list[ComparisonTable]], str]) -> list[ComparisonTable]:
     """Copies of `tables`, grouped into families by `key`, with adjusted p-values, family sizes, levels, MDEs,
@@ -81,29 +84,41 @@ def correct(tables: list[ComparisonTable], opts: Options, key: Callable[[Compari
     for group in groups.values():
         sizes = {}
         for kind in KINDS:
-            cells = [(t, i) for t in group if not t.identical
-                     for i in np.flatnonzero((t.rows["kind"] == kind).to_numpy())]
-            p = np.array([t.rows.at[i, "p"] for t, i in cells], dtype=float)
+            # per table the row labels of this kind, then one adjustment over the whole family
+            cells = [(t, np.flatnonzero((t.rows["kind"] == kind).to_numpy())) for t in group if not t.identical]
+            p = np.concatenate([t.rows["p"].to_numpy(dtype=float)[i] for t, i in cells]) if cells else np.array([])
             adjusted = multiple.adjust(p, opts.correction)
             sizes[kind] = int(np.isfinite(p).sum())
             at = level(opts.alpha, sizes[kind], opts.correction)
-            for (t, i), q in zip(cells, adjusted):
-                t.rows.at[i, "p_adj"] = q
-                t.rows.at[i, "family_size"] = sizes[kind]
-                if math.isfinite(q):
-                    t.rows.at[i, "level"] = at
-                    t.rows.at[i, "mde"] = _mde(t.rows.loc[i], at, opts)
+            start = 0
+            for t, i in cells:
+                q = adjusted[start:start + len(i)]
+                start += len(i)
+                if not len(i):
+                    continue
+                rows = t.rows
+                rows.loc[i, "p_adj"] = q
+                rows.loc[i, "family_size"] = sizes[kind]
+                tested = i[np.isfinite(q)]
+                if len(tested):
+                    rows.loc[tested, "level"] = at
+                    rows.loc[tested, "mde"] = [_mde(rows.loc[j], at, opts) for j in tested]
         identical = sum(t.identical for t in group)
+        scope_text, sentences = scope(group), {}
         for t in group:
-            t.family_scope, t.family_sizes = scope(group), dict(sizes)
-            t.family = family_sentence(t, t.family_scope, sizes, identical, opts)
+            t.family_scope, t.family_sizes = scope_text, dict(sizes)
+            if t.seeds not in sentences:  # the sentence depends on the table only through its seeds
+                sentences[t.seeds] = family_sentence(t, scope_text, sizes, identical, opts)
+            t.family = sentences[t.seeds]
             t.aso_alpha = opts.alpha / max(1, sizes["target"])
+            eps, eps_reverse = [], []
             for i, kind in enumerate(t.rows["kind"]):
                 dom = t.aso[i].at(opts.alpha, max(1, sizes.get(kind, 1))) if t.aso[i] is not None else None
                 reliable = dom is not None and min(dom.n_a, dom.n_b) >= ASO_MIN_SEEDS
-                t.rows.at[i, "eps_min"] = dom.eps_min if reliable else math.nan
-                t.rows.at[i, "eps_min_reverse"] = dom.eps_min_reverse if reliable else math.nan
-            t.rows["mark"] = [mark(r, opts) for r in t.rows.itertuples()]
+                eps.append(dom.eps_min if reliable else math.nan)
+                eps_reverse.append(dom.eps_min_reverse if reliable else math.nan)
+            t.rows["eps_min"], t.rows["eps_min_reverse"] = eps, eps_reverse
+            t.rows["mark"] = [mark(r, opts) for r in t.rows[list(MARK_COLUMNS)].itertuples(index=False)]
             hoist(t)
     return out
 
