@@ -56,14 +56,21 @@ def proposer(s: dict, mode: str, n: int | None = None):
     if n is not None:
         src = Encoded(src.input_ids[:n], src.token_type_ids[:n], src.labels[:n], src.uids[:n], src.langs[:n])
     return lambda: propose(s["model"], s["tokenizer"], src, s["vocabs"], s["table"], mode, aug.unit,
-                           s["cfg"].vocab.neutral, aug.top_k, aug.batch_size, progress=False)
+                           s["cfg"].vocab.neutral, aug.top_k, batch_size(s), progress=False)
+
+
+def batch_size(s: dict) -> int:
+    """The study's `augment.batch_size`, auto as it resolves on CPU: one batch size for `propose` and the reference."""
+    from salt.augment.sizing import CPU_CAP
+
+    return s["cfg"].augment.batch_size or CPU_CAP
 
 
 def bare_forward(s: dict):
     """The reference: full-vocabulary logits for every position, batched and padded as `propose` does."""
     from salt.encode import pad
 
-    src, bs, pad_id = s["src"], s["cfg"].augment.batch_size, s["tokenizer"].pad_token_id
+    src, bs, pad_id = s["src"], batch_size(s), s["tokenizer"].pad_token_id
     batches = []
     for start in range(0, len(src), bs):
         ids = torch.as_tensor(pad(src.input_ids[start:start + bs], pad_id))
@@ -118,7 +125,7 @@ def run(opts: dict) -> list[Figure]:
     share = {k: 100 * v / parts["total"] for k, v in parts.items()}
     rest = 100 - sum(share[k] for k in ("encoder", "mlm_head", "lang_topk"))
     langs = ", ".join(s["vocabs"])
-    common = {"sentences": n, "mean_tokens": round(mean_len, 1), "batch_size": s["cfg"].augment.batch_size,
+    common = {"sentences": n, "mean_tokens": round(mean_len, 1), "batch_size": batch_size(s),
               "top_k": s["cfg"].augment.top_k, "languages": langs, "torch_threads": THREADS, "repeats": repeats}
     figs = [Figure(
         "augment.visible_vs_forward", "visible-mode proposals / bare MLM forward", ratio, "x", 1.3,

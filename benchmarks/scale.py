@@ -181,14 +181,15 @@ def phase(args: dict) -> dict:
     start = time.perf_counter()
     if what == "propose":
         from salt.augment.propose import propose
+        from salt.augment.sizing import CPU_CAP
 
         model = load_mlm(model_dir)
         out["rss_before_mib"] = _rss_mib()
         start = time.perf_counter()
-        props = propose(model, tok, src, vocabs, table, cfg.mode, cfg.unit, "exclude", TOP_K, cfg.batch_size, False,
+        props = propose(model, tok, src, vocabs, table, cfg.mode, cfg.unit, "exclude", TOP_K, CPU_CAP, False,
                         work / "propose")
         out |= {"seconds": time.perf_counter() - start, "bytes": _bytes(work / "propose"),
-                "eligible_per_pair": len(props.positions) / n, "batch_size": cfg.batch_size}
+                "eligible_per_pair": len(props.positions) / n, "batch_size": CPU_CAP}
     elif what == "write":
         clock = {"write_s": 0.0}
         props, cached = proposal_cache(folder, vocabs, fill(src, table, vocabs, clock))
