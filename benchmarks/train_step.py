@@ -43,7 +43,7 @@ def make_step(model, optim, sched, scaler, ids, types, labels, pad_id: int, max_
     def step(tgt, mixup):
         loss = batch_loss(model, ids, tgt, types, labels, pad_id, mixup, gen, amp_dtype)
         scaler.scale(loss).backward()
-        loss.detach().item()
+        loss.detach().double()  # as the loop keeps it: on the device, read back only at logged updates
         apply_update(model, optim, sched, scaler, max_grad_norm)
         sync()
 

@@ -1,4 +1,5 @@
-"""Batch orders shared by fine-tuning and the synthetic model's pretraining (so neither imports the other)."""
+"""Batch orders, and a batch's way to the device, shared by fine-tuning, mixup and the synthetic model's
+pretraining (so none imports another)."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -23,3 +24,12 @@ def length_grouped_batches(order: np.ndarray, lengths: np.ndarray, size: int, ge
         chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
         batches += [b for b in chunks(chunk, size) if len(b) == size or not drop_last]
     return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
+
+
+def to_device(array, device: torch.device) -> torch.Tensor:
+    """A host array on `device`. To a GPU it goes from pinned memory without blocking the host (a plain copy
+    waits for the device to finish its queue: a sync per batch); the copy stays ordered on the stream."""
+    tensor = torch.as_tensor(array)
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)

@@ -176,6 +176,13 @@ class TrainConfig:
                                              none="all")
     max_eval_examples: int | None = setting(None, "cap per language and split (all = none)", ge=1, none="all")
     precision: Literal["fp32", "bf16", "fp16"] = setting("fp32", "mixed precision (GPU only)")
+    # On by choice, as it costs speed: CPU runs repeat bitwise without it, GPU runs only with it (salt.train's
+    # deterministic_mode), and then only on the same GPU model, driver and library versions. It picks which of
+    # equally valid results a GPU returns, not what a run measures, so like `device` it is recorded with each run
+    # (a param) but is not part of the cell's identity: stores made before it existed stay valid.
+    deterministic: bool = setting(False, "deterministic GPU kernels (torch deterministic algorithms, cuBLAS "
+                                         "workspace :4096:8, no cuDNN autotuning): GPU runs repeat bitwise, slower",
+                                  affects_results=False)
     device: str = setting("auto", "auto, cpu, cuda or cuda:N", affects_results=False)
     threads: int | None = setting(None, "torch CPU threads (null: torch's default)", ge=1, affects_results=False)
     eval_batch_size: int = setting(128, "examples per evaluation batch", ge=1, affects_results=False)

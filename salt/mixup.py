@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from salt.batching import to_device
 from salt.config import MixupConfig
 
 
@@ -29,7 +30,7 @@ def sample_ratio(cfg: MixupConfig, shape: tuple[int, int, int], generator: torch
         r = torch.from_numpy(np.random.default_rng(seed).beta(cfg.alpha, cfg.beta, size).astype(np.float32))
     else:
         raise ValueError(f"mixup.distribution must be 'uniform' or 'beta', got {cfg.distribution!r}")
-    return r.to(device) if device is not None else r
+    return to_device(r, device) if device is not None else r
 
 
 def mix_embeddings(embed: torch.nn.Embedding, src_ids: torch.Tensor, tgt_ids: torch.Tensor,

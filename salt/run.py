@@ -24,7 +24,7 @@ from salt.data.types import TaskData, TaskInputs
 from salt.encode import Encoded, encode
 from salt.metrics import AVG, AVG_TARGETS, accuracy_metric, describe_shortfall
 from salt.models import load_classifier, load_tokenizer, pick_device
-from salt.train import Callback, EvalSet, TrainResult, train_and_evaluate
+from salt.train import Callback, EvalSet, TrainResult, deterministic_mode, train_and_evaluate
 from salt.vocab import language_vocabularies
 from salt.vocab_text import unlabeled_text
 
@@ -85,7 +85,7 @@ def metric_names(cfg: RunConfig) -> list[str]:
 
 def run(cfg: RunConfig, callbacks: Iterable[Callback] = (), progress: bool = False) -> RunResult:
     check_config(cfg)
-    with _torch_threads(cfg.train.threads):
+    with _torch_threads(cfg.train.threads), deterministic_mode(cfg.train.deterministic):  # before any CUDA work
         return _run(cfg, callbacks, progress)
 
 

@@ -2,12 +2,19 @@
 
 One plain PyTorch loop (no Trainer) because mixup needs the input embeddings of two aligned
 sequences at every step. Deterministic for a given seed on CPU: shuffling, dropout and mixup draw
-from seeded generators.
+from seeded generators; on GPU only with `train.deterministic` (`deterministic_mode`).
+
+The loop never waits for the device between updates: losses stay on it until a logged update, batches go
+over from pinned memory without blocking, and the best checkpoint is copied in place into tensors allocated
+once (`BestCheckpoint`). fp16 is the exception: its GradScaler reads a found-inf flag every update.
 """
 from __future__ import annotations
 
+import logging
 import math
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
@@ -18,14 +25,102 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup, set_seed
 
 from salt.augment.switch import Augmented
-from salt.batching import chunks, length_grouped_batches
+from salt.batching import chunks, length_grouped_batches, to_device
 from salt.config import MixupConfig, TrainConfig
 from salt.encode import Encoded, pad
 from salt.mixup import mix_embeddings, sample_ratio
 
+log = logging.getLogger(__name__)
+CUBLAS_WORKSPACE = ":4096:8"  # a cuBLAS workspace setting that makes its kernels deterministic (CUDA >= 10.2)
+
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite: the run is unusable and must not be reported as a result."""
+    """The loss became NaN or infinite: the run is unusable and must not be reported as a result.
+
+    Losses are read back only at logged updates (every `train.log_every` and a stage's last), so a divergence
+    is raised at most `log_every - 1` updates after it happened, always before its stage ends; the message
+    names the first update whose loss was not finite."""
+
+
+@contextmanager
+def deterministic_mode(enabled: bool):
+    """`train.deterministic`: deterministic kernels (`torch.use_deterministic_algorithms`, an op without one
+    raises), cuDNN's benchmark autotuner off, and cuBLAS's fixed workspace (CUBLAS_WORKSPACE_CONFIG, which
+    torch reads at the process's first matrix product: enter this before any CUDA work, as `salt.run.run`
+    does; the variable stays set, since a later run's cuBLAS keeps the workspace it was created with).
+    The process's previous torch settings are restored on exit. Disabled: nothing changes."""
+    if not enabled:
+        yield
+        return
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[2], before[3]
+
+
+class BestCheckpoint:
+    """The best model's weights so far, copied in place (`copy_`) into tensors allocated at the first save, so
+    an improvement costs one device-side copy and no allocation or host transfer.
+
+    Where they live is decided once, at the first save: on the training device when the state takes at most
+    half of the memory it has spare then (free in the driver plus torch's cached, unused blocks; training's
+    peak is behind it by the first evaluation, and the other half stays for longer batches or a neighbour
+    process), else in host memory (pinned, so the copy still does not block). On CPU the device is the host.
+    Tensors that share storage (tied weights) share one copy."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.tensors: dict[str, torch.Tensor] | None = None
+        self.where: torch.device | None = None
+
+    def save(self, model: torch.nn.Module) -> None:
+        state = model.state_dict()
+        if self.tensors is None:
+            self.tensors = self._allocate(state)
+        with torch.no_grad():
+            done = set()
+            for key, value in state.items():
+                target = self.tensors[key]
+                if id(target) not in done:
+                    target.copy_(value, non_blocking=True)
+                    done.add(id(target))
+
+    def restore(self, model: torch.nn.Module) -> None:
+        if self.tensors is not None:
+            model.load_state_dict(self.tensors)
+
+    def _allocate(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        unique = {_storage_key(v): v for v in state.values()}
+        nbytes = sum(v.numel() * v.element_size() for v in unique.values())
+        self.where = checkpoint_device(self.device, nbytes)
+        pin = self.device.type == "cuda" and self.where.type == "cpu"
+        copies = {k: torch.empty(v.shape, dtype=v.dtype, device=self.where, pin_memory=pin) for k, v in unique.items()}
+        log.info("best checkpoint kept on %s (%.1f MB)", self.where, nbytes / 2**20)
+        return {key: copies[_storage_key(v)] for key, v in state.items()}
+
+
+def _storage_key(t: torch.Tensor) -> tuple:
+    return t.data_ptr(), tuple(t.shape), t.stride(), t.dtype
+
+
+def checkpoint_device(device: torch.device, nbytes: int) -> torch.device:
+    """Where a checkpoint of `nbytes` is kept (`BestCheckpoint`): the device when it takes at most half of
+    the device's spare memory, else host memory."""
+    return device if _spare_bytes(device) >= 2 * nbytes else torch.device("cpu")
+
+
+def _spare_bytes(device: torch.device) -> float:
+    """Memory a new tensor can take on `device` without evicting anything (unbounded for host memory)."""
+    if device.type != "cuda":
+        return math.inf
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
 
 
 class Callback:
@@ -151,6 +246,13 @@ def train_and_evaluate(
     `matched`: for the step-matched control, the number of augmented examples its resampled source rows
     stand in for.
     """
+    with deterministic_mode(cfg.deterministic):
+        return _train_and_evaluate(model, pad_id, source, augmented, selection_sets, eval_sets, cfg, mixup, seed,
+                                   matched, device, callbacks)
+
+
+def _train_and_evaluate(model, pad_id, source, augmented, selection_sets, eval_sets, cfg, mixup, seed, matched,
+                        device, callbacks) -> TrainResult:
     start = time.perf_counter()
     callbacks = list(callbacks)
     device = device or torch.device("cpu")
@@ -168,8 +270,7 @@ def train_and_evaluate(
         stage_mixup = mixup if any(a is not None for _, a in stage.data.rows) else replace(mixup, enabled=False)
         state.run(stage, total, stage_mixup)
 
-    if state.best_state is not None:
-        model.load_state_dict(state.best_state)
+    state.best.restore(model)
     accuracy, frames = {}, []
     for es in eval_sets:
         preds = predict(model, es.data, cfg.eval_batch_size, pad_id, device, amp_dtype)
@@ -195,7 +296,7 @@ class _Loop:
         self.device, self.amp_dtype, self.callbacks = device, amp_dtype, callbacks
         self.curves: list[dict] = []
         self.stages: list[dict] = []
-        self.best_acc, self.best_step, self.best_state = -1.0, 0, None
+        self.best_acc, self.best_step, self.best = -1.0, 0, BestCheckpoint(device)
         self.step, self.seen = 0, 0
 
     def run(self, stage: Stage, total_steps: int, mixup: MixupConfig) -> None:
@@ -207,7 +308,7 @@ class _Loop:
         optim, sched = build_optimizer(model, replace(cfg, learning_rate=stage.learning_rate), total_steps, self.device)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         begin, seen_before = self.step, self.seen
-        step, running, running_n = 0, 0.0, 0
+        step, pending = 0, []  # pending: each update's loss since the last log, still on the device (float64)
         model.train()
         while step < total_steps:
             order = _epoch_order(data.n_source, len(data), stage.items, self.gen)
@@ -215,27 +316,25 @@ class _Loop:
                              else list(chunks(order, micro)))
             for k in range(0, len(micro_batches), cfg.grad_accum):
                 group = micro_batches[k:k + cfg.grad_accum]
-                loss_sum = 0.0
+                loss_sum = None
                 for idx in group:
-                    batch = [torch.as_tensor(a, device=self.device) for a in data.batch(idx, self.pad_id)]
+                    batch = [to_device(a, self.device) for a in data.batch(idx, self.pad_id)]
                     loss = batch_loss(model, *batch, self.pad_id, mixup, self.gen, self.amp_dtype) * len(idx) / sum(
                         len(g) for g in group)
                     scaler.scale(loss).backward()
-                    loss_sum += loss.detach().item()
+                    # kept on the device, in float64 and summed in order: the figures `.item()` once gave
+                    part = loss.detach().double()
+                    loss_sum = part if loss_sum is None else loss_sum + part
                     self.seen += len(idx)
-                if not math.isfinite(loss_sum):
-                    raise TrainingDiverged(f"loss became {loss_sum} at step {self.step + 1}; lower the learning rate "
-                                           f"(now {stage.learning_rate}) or use precision fp32")
                 apply_update(model, optim, sched, scaler, cfg.max_grad_norm)
                 step += 1
                 self.step += 1
-                running += loss_sum
-                running_n += 1
+                pending.append(loss_sum)
                 if step % cfg.log_every == 0 or step == total_steps:
-                    logs = {"step": self.step, "loss": running / running_n, "lr": sched.get_last_lr()[0],
-                            "epoch": step / steps_per_epoch, "stage": stage.name}
+                    logs = {"step": self.step, "loss": _mean_loss(pending, self.step, stage.learning_rate),
+                            "lr": sched.get_last_lr()[0], "epoch": step / steps_per_epoch, "stage": stage.name}
                     self.curves.append(logs)
-                    running, running_n = 0.0, 0
+                    pending = []
                     for cb in self.callbacks:
                         cb.on_log(self.step, logs)
                 if stage.selects and (step % eval_every == 0 or step == total_steps):
@@ -253,8 +352,23 @@ class _Loop:
             cb.on_evaluate(self.step, {"selection_acc": acc})
         if acc > self.best_acc:
             self.best_acc, self.best_step = acc, self.step
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            self.best.save(self.model)
         self.model.train()
+
+
+def _mean_loss(pending: list[torch.Tensor], last_step: int, learning_rate: float) -> float:
+    """The mean of the updates' losses since the last log (device tensors, read back in one sync); raises
+    TrainingDiverged naming the first update whose loss was not finite."""
+    losses = torch.stack(pending).tolist()
+    bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+    if bad is not None:
+        raise TrainingDiverged(f"loss became {losses[bad]} at step {last_step - len(losses) + 1 + bad} (read at step "
+                               f"{last_step}: losses are read every train.log_every updates); lower the learning rate "
+                               f"(now {learning_rate}) or use precision fp32")
+    total = 0.0
+    for v in losses:  # in order and uncompensated (sum() compensates from Python 3.12): the figures of old
+        total += v
+    return total / len(losses)
 
 
 def build_optimizer(model: PreTrainedModel, cfg: TrainConfig, total_steps: int, device: torch.device):
@@ -311,8 +425,8 @@ def predict(model: PreTrainedModel, data: Encoded, batch_size: int, pad_id: int,
     preds = np.zeros(len(data), dtype=np.int64)
     order = np.argsort([len(x) for x in data.input_ids], kind="stable")
     for idx in chunks(order, batch_size):
-        ids = torch.as_tensor(pad([data.input_ids[i] for i in idx], pad_id), device=device)
-        types = torch.as_tensor(pad([data.token_type_ids[i] for i in idx], 0), device=device)
+        ids = to_device(pad([data.input_ids[i] for i in idx], pad_id), device)
+        types = to_device(pad([data.token_type_ids[i] for i in idx], 0), device)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             logits = model(input_ids=ids, attention_mask=(ids != pad_id).long(), token_type_ids=types).logits
         preds[idx] = logits.argmax(-1).cpu().numpy()

@@ -245,3 +245,123 @@ def test_length_grouped_batches_cover_the_epoch_once_with_less_padding():
 def test_group_by_length_option_trains(cfg):
     res = run(replace(cfg, train=replace(cfg.train, group_by_length=True)))
     assert res.train.steps > 0 and 0 <= res.metrics["test_acc_avg"] <= 1
+
+
+_SYNCS = ("item", "tolist", "numpy", "cpu", "__float__", "__int__", "__bool__", "__index__")
+
+
+def test_the_loop_reads_the_device_back_only_at_logged_updates(cfg, monkeypatch):
+    """Losses stay on the device between logs: salt's own reads of a tensor's value (each a device sync on GPU)
+    are one per log and one per epoch's order, not one per update. Evaluation's reads are not counted."""
+    import sys
+    from pathlib import Path
+
+    import salt
+
+    here, counting, syncs, logs, orders = str(Path(salt.__file__).parent), [False], [], [], []
+    for name in _SYNCS:
+        def spy(self, *a, _real=getattr(torch.Tensor, name), _name=name, **k):
+            if counting[0] and sys._getframe(1).f_code.co_filename.startswith(here):
+                syncs.append(_name)
+            return _real(self, *a, **k)
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    real_predict, real_order = salt.train.predict, salt.train._epoch_order
+
+    def predict(*a, **k):
+        counting[0] = False
+        try:
+            return real_predict(*a, **k)
+        finally:
+            counting[0] = True
+
+    monkeypatch.setattr(salt.train, "predict", predict)
+    monkeypatch.setattr(salt.train, "_epoch_order", lambda *a: orders.append(1) or real_order(*a))
+
+    class Count(Callback):
+        def on_train_begin(self, total, info):
+            counting[0] = True
+
+        def on_log(self, step, logs_):
+            logs.append(step)
+
+    res = run(replace(apply_arm(cfg, "baseline"), train=replace(cfg.train, epochs=2, log_every=5)), callbacks=[Count()])
+    counting[0] = False
+    assert res.train.steps == 20 and len(logs) == 4 and len(orders) == 2
+    assert len(syncs) <= len(logs) + len(orders), syncs  # a read per update would make it 20 or more
+
+
+def test_divergence_is_caught_at_the_next_log_and_names_its_first_step(cfg, monkeypatch):
+    calls = []
+    real = torch.nn.functional.cross_entropy
+
+    def loss(*a, **k):
+        calls.append(1)
+        return real(*a, **k) * (float("nan") if len(calls) >= 4 else 1.0)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", loss)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at step 4 \(read at step 5"):
+        run(replace(apply_arm(cfg, "baseline"), train=replace(cfg.train, log_every=5)))
+
+
+def test_the_best_checkpoint_is_the_model_evaluated(cfg, monkeypatch):
+    """The weights of the best evaluation are what the final evaluation uses, copied in place into tensors
+    allocated once (not a new host copy per improvement)."""
+    saved, allocations, restored = [], [], {}
+    real_save, real_alloc, real_restore = (salt.train.BestCheckpoint.save, salt.train.BestCheckpoint._allocate,
+                                           salt.train.BestCheckpoint.restore)
+
+    def save(self, model):
+        real_save(self, model)
+        saved.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    def restore(self, model):
+        restored["last"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        real_restore(self, model)
+        restored["best"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        restored["where"] = self.where
+
+    monkeypatch.setattr(salt.train.BestCheckpoint, "save", save)
+    monkeypatch.setattr(salt.train.BestCheckpoint, "_allocate", lambda self, s: allocations.append(1) or real_alloc(self, s))
+    monkeypatch.setattr(salt.train.BestCheckpoint, "restore", restore)
+    res = run(replace(apply_arm(cfg, "baseline"), target_langs=("fr",), train=replace(
+        cfg.train, max_train_examples=640, epochs=2, evals_per_epoch=4, max_eval_examples=80, log_every=5)))
+    evals = [c for c in res.train.curves if "selection_acc" in c]
+    best = max(evals, key=lambda c: c["selection_acc"])
+    assert res.train.best_step == best["step"] < evals[-1]["step"] and evals[-1]["selection_acc"] != best["selection_acc"]
+    assert res.metrics["dev_acc_en"] == best["selection_acc"]  # source dev is the selection set
+    assert len(saved) >= 2 and allocations == [1] and restored["where"] == torch.device("cpu")
+    assert all(torch.equal(restored["best"][k], saved[-1][k]) for k in saved[-1])
+    assert not all(torch.equal(restored["last"][k], saved[-1][k]) for k in saved[-1])
+
+
+def test_a_checkpoint_stays_on_the_device_where_it_has_room(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(salt.train, "_spare_bytes", lambda device: 1000)
+    assert salt.train.checkpoint_device(cuda, 500) == cuda
+    assert salt.train.checkpoint_device(cuda, 501) == torch.device("cpu")  # more than half of the spare memory
+    assert salt.train.checkpoint_device(torch.device("cpu"), 10**15) == torch.device("cpu")
+
+
+def test_deterministic_mode_runs_on_cpu_records_itself_and_changes_nothing_there(cfg, monkeypatch):
+    from salt.config import flatten, identity
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    seen = {}
+
+    class Probe(Callback):
+        def on_train_begin(self, total, info):
+            seen.update(algorithms=torch.are_deterministic_algorithms_enabled(), benchmark=torch.backends.cudnn.benchmark,
+                        cublas=os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+
+    torch.backends.cudnn.benchmark = True
+    try:
+        det = run(replace(cfg, train=replace(cfg.train, deterministic=True)), callbacks=[Probe()])
+        assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()  # restored
+    finally:
+        torch.backends.cudnn.benchmark = False
+    assert seen == {"algorithms": True, "benchmark": False, "cublas": ":4096:8"}
+    # Recorded with the run, but not part of the cell's identity: a store made without it stays valid.
+    assert flatten(det.config)["train.deterministic"] is True and "train.deterministic" not in identity(det.config)
+    assert identity(det.config) == identity(cfg)
+    plain = run(cfg)  # CPU kernels are deterministic already: the same figures
+    assert det.metrics == plain.metrics and det.train.curves == plain.train.curves
