@@ -55,8 +55,9 @@ class ComparisonTable:
     @property
     def seeds(self) -> int:
         """The fewest seeds either arm has on any row: what marks and ASO need enough of."""
-        n = self.rows[["a_n", "b_n"]].min(axis=1)
-        return int(n.min()) if len(n) else 0
+        if not len(self.rows):
+            return 0
+        return int(np.minimum(self.rows["a_n"].to_numpy(), self.rows["b_n"].to_numpy()).min())
 
     def copy(self) -> ComparisonTable:
         """A copy whose rows a family may adjust (a comparison can sit in a table's family and a curve's)."""

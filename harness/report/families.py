@@ -70,6 +70,7 @@ def markable(row, opts: Options) -> bool:
     return row.kind in KINDS and min(row.a_n, row.b_n) >= entry_of(row, opts).min_seeds
 
 
+ADJUSTED = ("p_adj", "family_size", "level", "mde")  # the columns a family writes
 MARK_COLUMNS = ("kind", "a_n", "b_n", "test", "p_adj", "eps_min", "eps_min_reverse")  # what `mark` reads
 
 
@@ -83,6 +84,9 @@ def correct(tables: list[ComparisonTable], opts: Options, key: Callable[[Compari
         groups.setdefault(key(t), []).append(t)
     for group in groups.values():
         sizes = {}
+        # The adjusted columns, filled per kind as numpy arrays and written back once per table: a `.loc` write
+        # per kind and column per table cost seconds on a 5,000-run store.
+        cols = {id(t): {c: t.rows[c].to_numpy(copy=True) for c in ADJUSTED} for t in group if not t.identical}
         for kind in KINDS:
             # per table the row labels of this kind, then one adjustment over the whole family
             cells = [(t, np.flatnonzero((t.rows["kind"] == kind).to_numpy())) for t in group if not t.identical]
@@ -96,13 +100,15 @@ def correct(tables: list[ComparisonTable], opts: Options, key: Callable[[Compari
                 start += len(i)
                 if not len(i):
                     continue
-                rows = t.rows
-                rows.loc[i, "p_adj"] = q
-                rows.loc[i, "family_size"] = sizes[kind]
+                c = cols[id(t)]
+                c["p_adj"][i], c["family_size"][i] = q, sizes[kind]
                 tested = i[np.isfinite(q)]
                 if len(tested):
-                    rows.loc[tested, "level"] = at
-                    rows.loc[tested, "mde"] = [_mde(rows.loc[j], at, opts) for j in tested]
+                    c["level"][tested] = at
+                    c["mde"][tested] = [_mde(t.rows, j, at, opts) for j in tested]
+        for t in group:
+            for name, values in cols.get(id(t), {}).items():
+                t.rows[name] = values
         identical = sum(t.identical for t in group)
         scope_text, sentences = scope(group), {}
         for t in group:
@@ -123,10 +129,11 @@ def correct(tables: list[ComparisonTable], opts: Options, key: Callable[[Compari
     return out
 
 
-def _mde(row, at: float, opts: Options) -> float:
-    entry = TESTS.get(row["test"], opts.entry)
-    return mde(Spread(row["se"], row["df"], int(row["pairs"])), at, opts.power, entry.efficiency,
-               entry.min_p(int(row["pairs"])))
+def _mde(rows, j: int, at: float, opts: Options) -> float:
+    """Row `j`'s minimum detectable effect at level `at` (scalar reads: a row Series per test is slow)."""
+    get = rows.at
+    entry, pairs = TESTS.get(get[j, "test"], opts.entry), int(get[j, "pairs"])
+    return mde(Spread(get[j, "se"], get[j, "df"], pairs), at, opts.power, entry.efficiency, entry.min_p(pairs))
 
 
 def family_sentence(table: ComparisonTable, scope: str, sizes: dict[str, int], identical: int, opts: Options) -> str:
