@@ -41,7 +41,7 @@ def visible_gpus(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
 
 def _where(visible: tuple[str, ...], environ: Mapping[str, str] | None) -> str:
     listed = (os.environ if environ is None else environ).get(CUDA_ENV)
-    origin = f" ({CUDA_ENV}={listed})" if listed is not None else ""
+    origin = "" if listed is None else f" ({CUDA_ENV}={listed})" if listed.strip() else f" ({CUDA_ENV} is empty)"
     return (", ".join(visible) if visible else "none") + origin
 
 
@@ -122,11 +122,11 @@ def plan_workers(gpus: str = "auto", workers: int | None = None, per_gpu: int | 
     limit = len(chosen) * share
     n = workers or limit
     if n > limit:
-        each = f"{share} workers" if share > 1 else "1 worker"
-        raise GpuError(f"--workers {n} is more than the {len(chosen)} GPU{'s' if len(chosen) > 1 else ''} of --gpus "
-                       f"{gpus} ({', '.join(chosen)}) take at {each} per GPU: pass --workers {limit} or fewer, "
-                       f"--workers-per-gpu {math.ceil(n / len(chosen))} to share each GPU between that many workers, "
-                       "or --gpus none to train on CPU")
+        gpu_s = f"{len(chosen)} GPU{'s' if len(chosen) > 1 else ''} ({', '.join(chosen)})"
+        raise GpuError(f"--workers {n}: --gpus {gpus} gives {gpu_s}, room for {limit} at {share} worker"
+                       f"{'s' if share > 1 else ''} per GPU: pass --workers {limit} or fewer, --workers-per-gpu "
+                       f"{math.ceil(n / len(chosen))} to let that many workers share each GPU, or --gpus none to "
+                       "train on CPU")
     return WorkerPlan(tuple((chosen[i % len(chosen)],) for i in range(n)), visible)
 
 
