@@ -17,7 +17,7 @@ from harness.records import Cell
 from harness.signals import release
 from harness.study import StudySpec
 from harness.tracking.runs import StudyTracker
-from harness.tracking.tags import CONTAMINATED, TRIAL
+from harness.tracking.tags import CONTAMINATED, TRIAL, device_tags
 from salt.config import contaminated
 
 
@@ -93,6 +93,8 @@ class Objective:
         self.workers = workers  # several workers share a terminal: lines, never a line redrawn in place
 
     def __call__(self, trial: optuna.Trial) -> float:
+        from salt.devices import describe_device
+        from salt.models import pick_device
         from salt.run import describe_shortfalls, run
 
         spec, tracker = self.spec, self.tracker
@@ -118,7 +120,8 @@ class Objective:
             trial.set_user_attr("reused_run", recorded.run_id)
             return float(recorded.metrics[objective])
         cfg = spec.config(cell)
-        tags = {**cell.tags(), TRIAL: str(trial.number), "salt.worker": str(self.worker)}
+        tags = {**cell.tags(), TRIAL: str(trial.number), "salt.worker": str(self.worker),
+                **device_tags(describe_device(pick_device(cfg.train.device)))}
         if contaminated(cfg):
             tags[CONTAMINATED] = "true"
         run_id = tracker.start_trial(self.parent, cell.label, cell.run_params(cfg), tags, revision=spec.revision)

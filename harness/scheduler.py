@@ -22,6 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from harness import sidelog
+from harness.gpus import WorkerPlan, child_environment
 from harness.liveness import Owner
 from harness.logs import levels, quiet
 from harness.objective import Objective
@@ -36,16 +37,20 @@ from harness.tracking.runs import StudyTracker
 from harness.tracking.store import prepare_store
 
 
-def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tracking_uri: str | None = None,
+def run_study(spec: StudySpec, workers: int | WorkerPlan = 1, storage: str | None = None, tracking_uri: str | None = None,
               progress: bool = True, create: bool = True, revision: str | None = None,
               say: Callable[[str], None] | None = None) -> dict:
     """Create (or resume) the study's revision and work it with `workers` local processes; returns the summary.
+
+    `workers` is a plan pinning each worker to its GPUs (harness.gpus, what `run` and `worker` pass) or a count
+    of processes that inherit this one's devices.
 
     `create=False` is a worker joining a revision that `run` created (from any machine): it runs the
     stored study (`revision`, default the latest), never the file, and enqueues nothing, so several
     machines never queue a cell twice.
     """
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+    plan = workers if isinstance(workers, WorkerPlan) else WorkerPlan.unpinned(workers)
     loc = locate(spec, storage, tracking_uri)
     # Both stores are checked before any work: a bad URL fails here, with nothing recorded.
     if create:
@@ -68,7 +73,7 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
         tracker.claim_parent(parent)
 
     try:
-        summary = _work_revision(spec, study, loc, tracker, parent, experiment_id, workers, progress, create, say)
+        summary = _work_revision(spec, study, loc, tracker, parent, experiment_id, plan, progress, create, say)
         from harness.report.summary import summary_metrics
 
         tracker.log_summary(parent, summary_metrics(tracker.reader.trial_runs(spec.name, revision=spec.revision),
@@ -92,7 +97,8 @@ def run_study(spec: StudySpec, workers: int = 1, storage: str | None = None, tra
 
 
 def _work_revision(spec: StudySpec, study: optuna.Study, loc: Locations, tracker: StudyTracker, parent: str,
-                   experiment_id: str, workers: int, progress: bool, create: bool, say: Callable[[str], None]) -> dict:
+                   experiment_id: str, plan: WorkerPlan, progress: bool, create: bool,
+                   say: Callable[[str], None]) -> dict:
     """Reconcile what the last run left, queue the missing cells, work them; the revision's summary."""
     side = sidelog_path(loc, spec.name)
     last = sidelog.read(side)
@@ -111,13 +117,15 @@ def _work_revision(spec: StudySpec, study: optuna.Study, loc: Locations, tracker
         resolve_model(spec.base.model, str(cache_root(spec.base)))  # pretrain once, before workers wait on it
     args = (loc, spec.name, spec.revision, parent, experiment_id)
     ended: dict[int, str] = {}  # pid -> how a worker process ended, when it did not end well
-    _work_round(args, workers, progress, side, ended, say)
+    if plan.describe():
+        say(f"[study] {plan.describe()}")
+    _work_round(args, plan, progress, side, ended, say)
     while create and spec.rounds is not None and not ended:  # sequential seeds: the undecided get the next ones
         added = next_round(spec, study, loc)
         if not added:
             break
         say(f"[study] sequential seeds: {count(added, 'cell')} of the next seeds for the comparisons not yet decided")
-        _work_round(args, workers, progress, side, ended, say)
+        _work_round(args, plan, progress, side, ended, say)
     # A local worker that died left its trial and run RUNNING: end them now, with the reason, not at the next run.
     recover_orphans(study, tracker, spec.name, lambda owner: ended.get(owner.pid, "the worker process died"))
     summary = summarize(spec, load_revision(spec.name, loc, spec.revision)[0])
@@ -125,16 +133,19 @@ def _work_revision(spec: StudySpec, study: optuna.Study, loc: Locations, tracker
     return summary
 
 
-def _work_round(args: tuple, workers: int, progress: bool, side: Path, ended: dict[int, str],
+def _work_round(args: tuple, plan: WorkerPlan, progress: bool, side: Path, ended: dict[int, str],
                 say: Callable[[str], None]) -> None:
-    """Work the queued cells with `workers` local processes; `ended` gets those that did not end well."""
-    if workers <= 1:
+    """Work the queued cells with the plan's local processes, each started with its GPUs in its environment
+    (harness.gpus.child_environment); `ended` gets those that did not end well."""
+    if plan.in_process():
         work(*args, 0, progress)
         return
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=work, args=(*args, i, progress, workers), daemon=False) for i in range(workers)]
-    for p in procs:
-        p.start()
+    procs = [ctx.Process(target=work, args=(*args, i, progress, plan.workers), daemon=False)
+             for i in range(plan.workers)]
+    for i, p in enumerate(procs):
+        with child_environment(plan.env(i)):
+            p.start()
     try:
         for p in procs:
             p.join()

@@ -12,7 +12,7 @@ from harness.text import count
 def add_parser(sub) -> None:
     run = sub.add_parser("run", help="run (or resume) a study: Optuna drives the trainer, MLflow records")
     run.add_argument("study", type=Path, help="the study file (studies/*.yaml)")
-    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    add_worker_args(run)
     run.add_argument("--storage", help="Optuna storage URL (default: a journal file in the study's mlruns/)")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite database in mlruns/)")
     run.add_argument("--smoke", action="store_true",
@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     wk.add_argument("--storage", required=True, help="the study's Optuna storage URL (e.g. postgresql://...)")
     wk.add_argument("--tracking-uri", required=True, help="the MLflow tracking URI (e.g. http://mlflow-host:5000)")
     wk.add_argument("--revision", help="the revision to work on (default: the latest that `run` created)")
-    wk.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    add_worker_args(wk)
     wk.add_argument("--quiet", action="store_true", help="no progress lines")
     wk.set_defaults(func=worker_cmd)
 
@@ -46,10 +46,22 @@ def add_parser(sub) -> None:
     st.set_defaults(func=status_cmd)
 
 
-def _workers(n: int) -> int:
-    if n < 1:
-        raise ValueError(f"--workers must be at least 1, got {n}")
-    return n
+def add_worker_args(parser) -> None:
+    """`--workers`, `--gpus`, `--workers-per-gpu`: how many local worker processes, each on which GPU (harness.gpus)."""
+    parser.add_argument("--workers", type=int, help="local worker processes (default: one per GPU of --gpus, "
+                                                    "times --workers-per-gpu; 1 without GPUs)")
+    parser.add_argument("--gpus", default="auto",
+                        help="the GPUs the workers train on, one each: auto (those this process sees: "
+                             "CUDA_VISIBLE_DEVICES, else all), none (CPU), or ids as nvidia-smi and "
+                             "CUDA_VISIBLE_DEVICES name them, e.g. 0,1,3")
+    parser.add_argument("--workers-per-gpu", type=int, metavar="K",
+                        help="let K workers share each GPU (default 1: more workers than GPUs is refused)")
+
+
+def worker_plan(args):
+    from harness.gpus import plan_workers
+
+    return plan_workers(args.gpus, args.workers, args.workers_per_gpu)
 
 
 def run_cmd(args) -> int:
@@ -57,7 +69,7 @@ def run_cmd(args) -> int:
     from harness.study import prepare_spec
     from harness.summary import format_summary
 
-    workers = _workers(args.workers)
+    workers = worker_plan(args)
     spec = prepare_spec(args.study, args.smoke, max_cells=args.max_cells)
     summary = run_study(spec, workers, args.storage, args.tracking_uri, progress=not args.quiet)
     print(format_summary(summary))
@@ -69,7 +81,7 @@ def worker_cmd(args) -> int:
     from harness.study import prepare_spec
     from harness.summary import format_summary
 
-    workers = _workers(args.workers)
+    workers = worker_plan(args)
     spec = prepare_spec(args.study, check=False)  # names the study; the stored revision is what runs
     summary = run_study(spec, workers, args.storage, args.tracking_uri, progress=not args.quiet, create=False,
                         revision=args.revision)

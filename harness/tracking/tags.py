@@ -11,11 +11,19 @@ OWNER = {"host": "salt.host", "pid": "salt.pid", "pid_start": "salt.pid_start"} 
 DEGENERATE = "salt.degenerate"  # JSON {lang: {requested, selected, pool}}: augmentation fell short
 MANIFEST_TAG = "salt.manifest"  # digest of the selected augmented examples (salt.augment.manifest)
 CONTAMINATED = "salt.contaminated"  # "true": candidate vocabularies from evaluation text
+DEVICE = "salt.device"  # "cpu" | "cuda"; on a GPU also salt.device.gpu, .gpu_index (physical), .gpu_memory_gib
 MEMBER_PREFIX = "salt.member."  # salt.member.<revision> = "1": the run counts for that study revision
 MAX_PARAM = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
 MAX_TAG = 8000  # ... MAX_TAG_VAL_LENGTH
 MAX_ERROR = 5000
 _TRUNC = "...[truncated]"
+
+
+def device_tags(described: dict[str, str]) -> dict[str, str]:
+    """A run's device (salt.devices.describe_device) as tags: `salt.device`, `salt.device.<key>` for the GPU, and
+    `salt.version.torch`, `salt.version.cuda` (torch's build; named as the parent run's `salt.version.*`)."""
+    return {DEVICE if key == "device" else f"salt.version.{key}" if key in ("torch", "cuda") else f"{DEVICE}.{key}": value
+            for key, value in described.items()}
 
 
 def member_tag(revision: str) -> str:
