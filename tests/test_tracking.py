@@ -1,6 +1,7 @@
 """harness.tracking against a real SQLite MLflow store in tmp_path; results are fabricated, nothing trains."""
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -221,10 +222,13 @@ def test_trial_round_trip(store, run_result):
     # the manifest: every selected example, as an artifact, a dataset input and a digest tag
     from salt.augment.manifest import digest, manifest
 
-    listed = pd.read_csv(client.download_artifacts(run_id, "manifest.csv", str(store.tmp)))
+    listed = pd.read_parquet(client.download_artifacts(run_id, "manifest.parquet", str(store.tmp)))
     n_aug = sum(len(v) for v in run_result.augmentation.examples.values())
     assert len(listed) == n_aug and set(listed.lang) == {"fr", "de"}
     assert tags["salt.manifest"] == digest(listed) == digest(manifest(run_result.augmentation.examples))
+    # the digest is the sha256 of the sorted tab-joined rows (the definition digests recorded earlier used)
+    lines = sorted(listed[["lang", "uid", "source_index", "content"]].astype(str).agg("\t".join, axis=1))
+    assert tags["salt.manifest"] == hashlib.sha256("\n".join(lines).encode()).hexdigest()
     [used] = run.inputs.dataset_inputs
     assert used.dataset.name == f"augmented-{tags['salt.manifest'][:12]}" and used.tags[0].value == "augmented"
 

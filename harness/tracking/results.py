@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 PREDICTIONS = ("predictions.parquet", "predictions.csv.gz")
-MANIFEST = "manifest.csv"  # every selected augmented example (salt.augment.manifest)
+MANIFEST = "manifest.parquet"  # every selected augmented example (salt.augment.manifest), zstd-compressed columns
 SAMPLE_PER_LANG = 20  # augmented examples per language kept in the augmented_sample.jsonl artifact
 
 
@@ -77,7 +77,9 @@ def write_artifacts(out: Path, result: Any, render: Callable[[list[int]], list[s
         {"stats": aug.stats, "n_examples": {lang: len(v) for lang, v in aug.examples.items()},
          "forward_rows": getattr(aug, "forward_rows", None), "seconds": getattr(aug, "seconds", None),
          "cached": getattr(aug, "cached", None)}, indent=1, default=float))
-    sample_manifest(aug).to_csv(out / MANIFEST, index=False)
+    # Columnar and compressed: at N = all a run selects millions of examples, and a CSV of them ran to
+    # hundreds of MB per run (pyarrow comes with `datasets`).
+    sample_manifest(aug).to_parquet(out / MANIFEST, index=False, compression="zstd")
     with (out / "augmented_sample.jsonl").open("w", encoding="utf-8") as f:
         for lang, examples in aug.examples.items():
             for a in examples[:SAMPLE_PER_LANG]:

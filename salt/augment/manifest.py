@@ -24,5 +24,6 @@ def manifest(examples: dict[str, list[Augmented]]) -> pd.DataFrame:
 
 def digest(frame: pd.DataFrame) -> str:
     """One hash of a manifest, independent of row order."""
-    lines = sorted(frame[list(COLUMNS)].astype(str).agg("\t".join, axis=1))
+    # Rows joined in Python, not by a pandas row-wise `agg` (minutes at millions of rows); the same text.
+    lines = sorted("\t".join(map(str, row)) for row in zip(*(frame[c].tolist() for c in COLUMNS)))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
