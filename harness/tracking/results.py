@@ -60,7 +60,9 @@ def result_metrics(result: Any) -> dict[str, float]:
     return {k: f for k, v in out.items() if (f := as_float(v)) is not None}
 
 
-def write_artifacts(out: Path, result: Any, render: Callable[[list[int]], list[str]] | None) -> None:
+def write_artifacts(out: Path, result: Any, render: Callable[[list[int]], list[str]] | None,
+                    manifest: Any = None) -> None:
+    """`manifest`: the run's `sample_manifest` when the caller built it already (else built here)."""
     preds = result.train.predictions
     try:
         import pyarrow  # noqa: F401
@@ -79,7 +81,7 @@ def write_artifacts(out: Path, result: Any, render: Callable[[list[int]], list[s
          "cached": getattr(aug, "cached", None)}, indent=1, default=float))
     # Columnar and compressed: at N = all a run selects millions of examples, and a CSV of them ran to
     # hundreds of MB per run (pyarrow comes with `datasets`).
-    sample_manifest(aug).to_parquet(out / MANIFEST, index=False, compression="zstd")
+    (sample_manifest(aug) if manifest is None else manifest).to_parquet(out / MANIFEST, index=False, compression="zstd")
     with (out / "augmented_sample.jsonl").open("w", encoding="utf-8") as f:
         for lang, examples in aug.examples.items():
             for a in examples[:SAMPLE_PER_LANG]:

@@ -206,14 +206,16 @@ class StudyTracker:
             self.client.log_batch(run_id, metrics=chunk, synchronous=True)
         if getattr(result, "degenerate", None):
             self.client.set_tag(run_id, DEGENERATE, tag_str(json.dumps(result.degenerate)))
-        if getattr(result, "augmentation", None) is not None:
-            self._log_manifest(run_id, result.augmentation)
+        # Built once for the digest, the dataset input and the artifact: millions of rows at N = all.
+        frame = sample_manifest(result.augmentation) if getattr(result, "augmentation", None) is not None else None
+        if frame is not None:
+            self._log_manifest(run_id, frame)
         with tempfile.TemporaryDirectory(prefix="salt-artifacts-") as tmp:
-            write_artifacts(Path(tmp), result, render)
+            write_artifacts(Path(tmp), result, render, frame)
             self.client.log_artifacts(run_id, tmp)
         self.client.set_terminated(run_id, "FINISHED")
 
-    def _log_manifest(self, run_id: str, aug: Any) -> None:
+    def _log_manifest(self, run_id: str, frame: Any) -> None:
         """The selected augmented examples as an MLflow dataset input (the UI's Datasets column) and a tag,
         so runs that trained on the same sample are found by its digest."""
         import mlflow.data
@@ -221,7 +223,6 @@ class StudyTracker:
 
         from salt.augment.manifest import digest
 
-        frame = sample_manifest(aug)
         key = digest(frame)
         with warnings.catch_warnings():  # schema inference's hints about integer columns and source guessing
             warnings.simplefilter("ignore")
