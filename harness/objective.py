@@ -142,7 +142,7 @@ class Objective:
             line.close(reason)
             raise
         except Exception as err:  # any failure ends this trial as FAILED; optimize() goes on
-            line.close(f"FAILED: {type(err).__name__}: {err}")
+            line.fail(f"{type(err).__name__}: {err}")
             trial.set_user_attr("fail_reason", f"{type(err).__name__}: {err}"[:1000])
             tracker.fail_trial(run_id, f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
             raise

@@ -71,5 +71,10 @@ class ProgressLine(Callback):
         sys.stderr.write(f"{self.prefix} warning: {text}\n")
         sys.stderr.flush()
 
+    def fail(self, reason: str) -> None:
+        """The trial failed: said whether or not progress lines are (a quiet run's log must say why cells failed)."""
+        self.enabled = True
+        self.close(f"FAILED: {reason}")
+
     def close(self, outcome: str) -> None:
         self._emit(f"done in {time.perf_counter() - self.start:.0f}s: {outcome}", force=True)

@@ -179,7 +179,7 @@ def test_every_shipped_study_passes_smoke(name, salt_cache, tmp_path):
     assert done == total and int(total) > 0
 
 
-def test_a_failed_trial_ends_failed_with_its_error_and_the_study_goes_on(study_file, monkeypatch):
+def test_a_failed_trial_ends_failed_with_its_error_and_the_study_goes_on(study_file, monkeypatch, capsys):
     import salt.run
 
     real = salt.run.run
@@ -193,6 +193,8 @@ def test_a_failed_trial_ends_failed_with_its_error_and_the_study_goes_on(study_f
     spec = load_study(study_file)
     summary = run_study(spec, workers=1, progress=False)
     assert summary["complete"] == 6 and summary["by_arm"]["salt"] == {"COMPLETE": 2, "FAIL": 2}
+    # said even without progress lines (--quiet): a log must say why cells failed
+    assert capsys.readouterr().err.count("FAILED: RuntimeError: CUDA out of memory (simulated)") == 4
     _, _, children = finished_children(spec)
     failed = [r for r in children if r.info.status == "FAILED"]
     assert len(failed) == 4 and all("CUDA out of memory" in r.data.tags["salt.error"] for r in failed)

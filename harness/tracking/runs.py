@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import tempfile
 import time
 import warnings
@@ -228,8 +229,23 @@ class StudyTracker:
             warnings.simplefilter("ignore")
             dataset = mlflow.data.from_pandas(frame, source=MANIFEST, name=f"augmented-{key[:12]}", digest=key[:36])
             entity = dataset._to_mlflow_entity()  # infers the schema (the integer-column hint)
-        self.client.log_inputs(run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "augmented")])])
+        self._log_inputs(run_id, [DatasetInput(entity, [InputTag("mlflow.data.context", "augmented")])])
         self.client.set_tag(run_id, MANIFEST_TAG, key)
+
+    def _log_inputs(self, run_id: str, inputs: list, attempts: int = 5) -> None:
+        """`log_inputs`, tried again after a failure. Trials that trained on the same sample log the same dataset,
+        and MLflow's store inserts a dataset after looking it up, so two trials ending together race on the
+        datasets table's key (experiment, name, digest): one fails with a unique violation (a server answers
+        BAD_REQUEST). A second attempt finds the dataset and adds only this run's input; the call is
+        idempotent (an input already logged to the run is not logged again)."""
+        for attempt in range(attempts):
+            try:
+                return self.client.log_inputs(run_id, inputs)
+            except MlflowException:
+                if attempt == attempts - 1:
+                    raise
+                log.debug("log_inputs of run %s failed (attempt %d); trying again", run_id, attempt + 1)
+                time.sleep(0.05 * 2 ** attempt * (1 + random.random()))
 
     def fail_trial(self, run_id: str, error: str, status: str = "FAILED") -> None:
         """End a trial FAILED (an error) or KILLED (interrupted, pruned); the full text goes to error.txt."""
