@@ -124,7 +124,7 @@ def correct(tables: list[ComparisonTable], opts: Options, key: Callable[[Compari
                 eps.append(dom.eps_min if reliable else math.nan)
                 eps_reverse.append(dom.eps_min_reverse if reliable else math.nan)
             t.rows["eps_min"], t.rows["eps_min_reverse"] = eps, eps_reverse
-            t.rows["mark"] = [mark(r, opts) for r in t.rows[list(MARK_COLUMNS)].itertuples(index=False)]
+            t.rows["mark"] = [mark(r, opts) for r in t.records(MARK_COLUMNS)]
             hoist(t)
     return out
 

@@ -36,7 +36,7 @@ def plan_frame(report: Report, effect: float, target: float = 0.8) -> pd.DataFra
     out = []
     for t in report.tables:
         c = t.comparison
-        for r in t.rows.itertuples():
+        for r in t.records():
             if r.kind == "source":
                 continue
             entry = TESTS.get(r.test, report.options.entry)

@@ -74,7 +74,7 @@ def caption(table: ComparisonTable, report: Report) -> list[str]:
 
 def cells(table: ComparisonTable) -> list[list[str]]:
     rows = []
-    for r in table.rows.itertuples():
+    for r in table.records():
         tested = r.kind != "source"
         rows.append([row_name(r.row, r.kind), mean_std(r.a_mean, r.a_std, r.a_n), mean_std(r.b_mean, r.b_std, r.b_n),
                      diff_ci(r.diff, r.diff_low, r.diff_high), pvalue(r.p), pvalue(r.p_adj) if tested else DASH,

@@ -29,6 +29,7 @@ exactly over the merged steps of the two samples (no grid).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -36,6 +37,12 @@ import numpy as np
 from scipy.stats import norm
 
 from harness.stats.registry import ASO_TAU as TAU  # Ulmer et al. 2022
+
+
+@functools.lru_cache(maxsize=256)
+def _upper_quantile(level: float) -> float:
+    """Phi^-1(1 - level), kept: a report reads every table's ASO again at its family's few levels."""
+    return float(norm.ppf(1 - level))
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class AsoResult:
         level = alpha / max(1, n_comparisons)
         if not math.isfinite(self.sigma) or not math.isfinite(self.eps_hat):
             return replace(self, alpha=level)
-        margin = self.sigma * norm.ppf(1 - level)
+        margin = self.sigma * _upper_quantile(level)
         return replace(self, eps_min=float(min(1.0, self.eps_hat + margin)),
                        eps_min_reverse=float(min(1.0, 1 - self.eps_hat + margin)), alpha=level)
 
@@ -125,7 +132,7 @@ def aso(a, b, alpha: float = 0.05, n_comparisons: int = 1, n_bootstrap: int = 10
         return AsoResult(math.nan, math.nan, float(eps_hat), math.nan, level, n, m,
                          "bootstrap draws have no spread: eps_min undefined")
     sigma = float(np.std(eps_star, ddof=1))
-    margin = sigma * norm.ppf(1 - level)  # = -sqrt((n+m)/(nm)) * sd(sqrt(nm/(n+m)) eps*) * Phi^-1(alpha)
+    margin = sigma * _upper_quantile(level)  # = -sqrt((n+m)/(nm)) * sd(sqrt(nm/(n+m)) eps*) * Phi^-1(alpha)
     note = "" if len(eps_star) == n_bootstrap else f"{n_bootstrap - len(eps_star)} degenerate bootstrap draws dropped"
     return AsoResult(float(min(1.0, eps_hat + margin)), float(min(1.0, 1 - eps_hat + margin)), float(eps_hat),
                      sigma, level, n, m, note)
