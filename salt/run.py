@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from salt.augment import AugmentationResult, augment
 from salt.augment.budget import check_languages
 from salt.config import RunConfig, check_config
 from salt.data.tasks import get_task
-from salt.data.types import TaskData, TaskInputs
+from salt.data.types import TaskInputs
 from salt.encode import Encoded, encode
 from salt.metrics import AVG, AVG_TARGETS, accuracy_metric, describe_shortfall
 from salt.models import load_classifier, load_tokenizer, pick_device
@@ -54,10 +54,21 @@ def load_data(cfg: RunConfig) -> TaskInputs:
     return get_task(cfg.task).load(cfg)
 
 
-def _languages(cfg: RunConfig, data: TaskData) -> list[str]:
+def target_languages(cfg: RunConfig, languages: Sequence[str]) -> list[str]:
+    """The languages a run evaluates zero-shot: `target_langs`, else every language of the data but the source."""
     if cfg.target_langs is None:
-        return [l for l in data.spec.languages if l != cfg.source_lang]
+        return [l for l in languages if l != cfg.source_lang]
     return list(cfg.target_langs)
+
+
+def source_rows(cfg: RunConfig) -> slice:
+    """The source training rows a run trains on (`train.max_train_examples`: the first M)."""
+    return slice(cfg.train.max_train_examples)
+
+
+def pool_rows(cfg: RunConfig) -> slice:
+    """The source rows the augmentation proposes for, of those trained on (`augment.max_source_examples`)."""
+    return slice(cfg.augment.max_source_examples)
 
 
 def _cap(examples, n):
@@ -65,7 +76,7 @@ def _cap(examples, n):
 
 
 @contextmanager
-def _torch_threads(n: int | None):
+def torch_threads(n: int | None):
     """torch's CPU threads for one run, restored afterwards (the caller's process keeps its setting)."""
     before = torch.get_num_threads()
     if n:
@@ -85,7 +96,7 @@ def metric_names(cfg: RunConfig) -> list[str]:
 
 def run(cfg: RunConfig, callbacks: Iterable[Callback] = (), progress: bool = False) -> RunResult:
     check_config(cfg)
-    with _torch_threads(cfg.train.threads), deterministic_mode(cfg.train.deterministic):  # before any CUDA work
+    with torch_threads(cfg.train.threads), deterministic_mode(cfg.train.deterministic):  # before any CUDA work
         return _run(cfg, callbacks, progress)
 
 
@@ -95,12 +106,12 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
     cache = cache_root(cfg)
     inputs = load_data(cfg)
     data = inputs.data
-    targets = _languages(cfg, data)
+    targets = target_languages(cfg, data.spec.languages)
     missing = [l for l in [cfg.source_lang, *targets] if l not in data.spec.languages]
     if missing:
         raise ValueError(f"language(s) {missing} not in task {cfg.task!r}; known: {', '.join(data.spec.languages)}")
     check_languages(cfg.augment, targets)
-    train_examples = _cap(data.get("train", cfg.source_lang), cfg.train.max_train_examples)
+    train_examples = data.get("train", cfg.source_lang)[source_rows(cfg)]
     if not train_examples:
         raise ValueError(f"task {cfg.task!r} has no '{cfg.source_lang}' training data in this source")
 
@@ -168,7 +179,7 @@ def self_augment(cfg: RunConfig, tokenizer, source: Encoded, inputs: TaskInputs,
                                             replace(cfg.vocab, shared="keep"), cfg.augment.unit, cache, text.weights))
     src = source
     if cfg.augment.max_source_examples is not None:
-        src = Encoded(*(f[:cfg.augment.max_source_examples] for f in
+        src = Encoded(*(f[pool_rows(cfg)] for f in
                         (source.input_ids, source.token_type_ids, source.labels, source.uids, source.langs)))
     return augment(cfg.model, tokenizer, src, vocabs, cfg.augment, cfg.source_lang, cfg.seed, inputs.lexicon,
                    cache, device, cfg.vocab.neutral, progress)

@@ -190,32 +190,58 @@ class _TrainSet:
         return ids, tgt, types, labels
 
 
-@dataclass
-class Stage:
-    """One phase of training with its own optimizer and schedule."""
+@dataclass(frozen=True)
+class StageSize:
+    """One stage of training as counted before any data exists: what `plan_stages` trains and what a cost
+    estimate (salt.cost) counts, so the two cannot disagree."""
 
     name: str  # mixed | intermediate | task
-    data: _TrainSet
-    items: int  # examples per epoch; more than `data` holds: source rows resampled (a step-matched control)
+    items: int  # examples per epoch; more than the stage's data holds: source rows resampled (a step-matched control)
     epochs: float
     learning_rate: float
     selects: bool  # the checkpoint is chosen among this stage's evaluations
 
 
-def plan_stages(cfg: TrainConfig, source: Encoded, augmented: list[Augmented], matched: int = 0) -> list[Stage]:
-    """The stages of `cfg.schedule`. `matched`: augmented examples a step-matched control stands in for with
-    resampled source rows (it gets no augmented examples), so its updates equal the augmented run's, stage
-    by stage, and only the text differs."""
+@dataclass
+class Stage:
+    """One phase of training with its own optimizer and schedule: its size and the rows it draws from."""
+
+    size: StageSize
+    data: _TrainSet
+
+
+def stage_sizes(cfg: TrainConfig, n_source: int, n_augmented: int, matched: int = 0) -> list[StageSize]:
+    """The stages of `cfg.schedule` for `n_source` source rows and `n_augmented` code-switched ones. `matched`:
+    augmented examples a step-matched control stands in for with resampled source rows (it gets no augmented
+    examples), so its updates equal the augmented run's, stage by stage, and only the text differs."""
     if cfg.schedule == "mixed":
-        return [Stage("mixed", _TrainSet(source, augmented), len(source) + len(augmented) + matched, cfg.epochs,
-                      cfg.learning_rate, True)]
+        return [StageSize("mixed", n_source + n_augmented + matched, cfg.epochs, cfg.learning_rate, True)]
     if cfg.schedule != "intermediate":
         raise ValueError(f"train.schedule must be mixed or intermediate, got {cfg.schedule!r}")
-    first = _TrainSet(source, [], with_source=True) if matched else _TrainSet(source, augmented, with_source=False)
-    stages = [Stage("intermediate", first, matched or len(augmented), cfg.intermediate_epochs,
-                    cfg.intermediate_learning_rate or cfg.learning_rate, False)]
-    stages = [s for s in stages if s.items]  # no augmented examples (the baseline): the task stage alone
-    return stages + [Stage("task", _TrainSet(source, []), len(source), cfg.epochs, cfg.learning_rate, True)]
+    first = StageSize("intermediate", matched or n_augmented, cfg.intermediate_epochs,
+                      cfg.intermediate_learning_rate or cfg.learning_rate, False)
+    stages = [first] if first.items else []  # no augmented examples (the baseline): the task stage alone
+    return stages + [StageSize("task", n_source, cfg.epochs, cfg.learning_rate, True)]
+
+
+def updates_per_epoch(cfg: TrainConfig, items: int) -> int:
+    """Updates of one pass over `items` rows: batch_size x grad_accum rows each, the last one short."""
+    return math.ceil(items / (cfg.batch_size * cfg.grad_accum))
+
+
+def stage_updates(cfg: TrainConfig, stage: StageSize) -> int:
+    """The optimizer updates of one stage: its updates per epoch times its epochs, rounded up, at least one.
+    The loop stops at exactly this count."""
+    return max(1, math.ceil(updates_per_epoch(cfg, stage.items) * stage.epochs))
+
+
+def plan_stages(cfg: TrainConfig, source: Encoded, augmented: list[Augmented], matched: int = 0) -> list[Stage]:
+    """The stages of `stage_sizes`, each with the rows it draws from (source rows first, then augmented)."""
+    rows = {"mixed": lambda: _TrainSet(source, augmented),
+            "intermediate": lambda: (_TrainSet(source, [], with_source=True) if matched
+                                     else _TrainSet(source, augmented, with_source=False)),
+            "task": lambda: _TrainSet(source, [])}
+    return [Stage(size, rows[size.name]()) for size in stage_sizes(cfg, len(source), len(augmented), matched)]
 
 
 def _epoch_order(n_source: int, n_total: int, n_items: int, gen: torch.Generator) -> np.ndarray:
@@ -261,10 +287,10 @@ def _train_and_evaluate(model, pad_id, source, augmented, selection_sets, eval_s
     model.to(device)
     stages = plan_stages(cfg, source, augmented, matched)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision) if device.type == "cuda" else None
-    totals = [max(1, math.ceil(math.ceil(s.items / (cfg.batch_size * cfg.grad_accum)) * s.epochs)) for s in stages]
+    totals = [stage_updates(cfg, s.size) for s in stages]
     for cb in callbacks:
         cb.on_train_begin(sum(totals), {"examples": sum(len(s.data) for s in stages),
-                                        "stages": [(s.name, t) for s, t in zip(stages, totals)]})
+                                        "stages": [(s.size.name, t) for s, t in zip(stages, totals)]})
     state = _Loop(model, pad_id, selection_sets, cfg, gen, device, amp_dtype, callbacks)
     for stage, total in zip(stages, totals):
         stage_mixup = mixup if any(a is not None for _, a in stage.data.rows) else replace(mixup, enabled=False)
@@ -301,17 +327,17 @@ class _Loop:
 
     def run(self, stage: Stage, total_steps: int, mixup: MixupConfig) -> None:
         cfg, model, micro = self.cfg, self.model, self.cfg.batch_size
-        data = stage.data
+        data, size = stage.data, stage.size
         lengths = data.lengths() if cfg.group_by_length else None
-        steps_per_epoch = math.ceil(stage.items / (micro * cfg.grad_accum))
+        steps_per_epoch = updates_per_epoch(cfg, size.items)
         eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
-        optim, sched = build_optimizer(model, replace(cfg, learning_rate=stage.learning_rate), total_steps, self.device)
+        optim, sched = build_optimizer(model, replace(cfg, learning_rate=size.learning_rate), total_steps, self.device)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         begin, seen_before = self.step, self.seen
         step, pending = 0, []  # pending: each update's loss since the last log, still on the device (float64)
         model.train()
         while step < total_steps:
-            order = _epoch_order(data.n_source, len(data), stage.items, self.gen)
+            order = _epoch_order(data.n_source, len(data), size.items, self.gen)
             micro_batches = (length_grouped_batches(order, lengths, micro, self.gen) if cfg.group_by_length
                              else list(chunks(order, micro)))
             for k in range(0, len(micro_batches), cfg.grad_accum):
@@ -331,19 +357,19 @@ class _Loop:
                 self.step += 1
                 pending.append(loss_sum)
                 if step % cfg.log_every == 0 or step == total_steps:
-                    logs = {"step": self.step, "loss": _mean_loss(pending, self.step, stage.learning_rate),
-                            "lr": sched.get_last_lr()[0], "epoch": step / steps_per_epoch, "stage": stage.name}
+                    logs = {"step": self.step, "loss": _mean_loss(pending, self.step, size.learning_rate),
+                            "lr": sched.get_last_lr()[0], "epoch": step / steps_per_epoch, "stage": size.name}
                     self.curves.append(logs)
                     pending = []
                     for cb in self.callbacks:
                         cb.on_log(self.step, logs)
-                if stage.selects and (step % eval_every == 0 or step == total_steps):
+                if size.selects and (step % eval_every == 0 or step == total_steps):
                     self._evaluate()
                 if step >= total_steps:
                     break
-        self.stages.append({"name": stage.name, "first_step": begin + 1, "steps": step,
+        self.stages.append({"name": size.name, "first_step": begin + 1, "steps": step,
                             "examples_seen": self.seen - seen_before, "augmented_rows": len(data.aug),
-                            "learning_rate": stage.learning_rate})
+                            "learning_rate": size.learning_rate})
 
     def _evaluate(self) -> None:
         acc = _selection_accuracy(self.model, self.selection_sets, self.cfg, self.pad_id, self.device, self.amp_dtype)

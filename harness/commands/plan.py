@@ -57,12 +57,12 @@ def _pilot(args):
 
 
 def plan_cmd(args) -> int:
+    from harness.cost import check_throughput
     from harness.report.plan import cost_frame, plan_frame, render_plan
 
     if not 0 < args.effect < 100:
         raise ValueError(f"--effect is in accuracy points, between 0 and 100, got {args.effect}")
-    if args.throughput is not None and not args.throughput > 0:
-        raise ValueError(f"--throughput must be positive (optimizer updates per second), got {args.throughput}")
+    check_throughput(args.throughput)
     if TESTS[args.test].level != "seed" or not TESTS[args.test].paired:
         raise ValueError(f"--test {args.test}: the plan sizes paired seed-level tests "
                          f"({', '.join(t.name for t in TESTS.values() if t.paired and t.level == 'seed')})")

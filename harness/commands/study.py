@@ -35,6 +35,14 @@ def add_parser(sub) -> None:
     val.add_argument("studies", type=Path, nargs="+", help="one or more study files")
     val.add_argument("--max-cells", type=int, default=DEFAULT_MAX_CELLS,
                      help=f"refuse a grid with more cells than this (default {DEFAULT_MAX_CELLS:,})")
+    val.add_argument("--cost", action="store_true",
+                     help="also print, per cell and in total, training rows, optimizer updates, sentences to propose "
+                          "for and device-hours (loads the task's data; trains nothing)")
+    val.add_argument("--throughput", type=float, metavar="UPDATES_PER_S",
+                     help="with --cost: optimizer updates per second on the machine to run on, for device-hours")
+    val.add_argument("--probe", nargs="?", type=int, const=5, metavar="STEPS",
+                     help="with --cost: measure the throughput on this device by STEPS real optimizer updates "
+                          "(default 5) of the study's model at its batch size and sequence length")
     val.set_defaults(func=validate_cmd)
 
     st = sub.add_parser("status", help="cells by state, per arm, of the study's current (or a given) revision")
@@ -71,6 +79,10 @@ def run_cmd(args) -> int:
 
     workers = worker_plan(args)
     spec = prepare_spec(args.study, args.smoke, max_cells=args.max_cells)
+    if spec.sampler.type == "grid":
+        from harness.cost import study_cost, total_line
+
+        print(total_line(study_cost(spec)), flush=True)
     summary = run_study(spec, workers, args.storage, args.tracking_uri, progress=not args.quiet)
     print(format_summary(summary))
     return exit_code(summary)
@@ -97,9 +109,25 @@ def exit_code(summary: dict) -> int:
     return 1 if bad else 0
 
 
+def _cost_flags(args) -> None:
+    """--throughput and --probe size --cost's device-hours: one of them, with --cost."""
+    from harness.cost import check_throughput
+
+    if not args.cost and (args.throughput is not None or args.probe is not None):
+        raise ValueError(f"{'--throughput' if args.throughput is not None else '--probe'} sizes the device-hours "
+                         "of --cost: add --cost")
+    if args.throughput is not None and args.probe is not None:
+        raise ValueError("--throughput and --probe both give the throughput: give one (--probe measures it here, "
+                         "--throughput states it for the machine to run on)")
+    check_throughput(args.throughput)
+    if args.probe is not None and args.probe < 1:
+        raise ValueError(f"--probe STEPS must be at least 1 update, got {args.probe}")
+
+
 def validate_cmd(args) -> int:
     from harness.study import StudyError, prepare_spec
 
+    _cost_flags(args)
     failed = 0
     for path in args.studies:
         try:
@@ -116,6 +144,10 @@ def validate_cmd(args) -> int:
         else:
             print(f"{path}: ok: study {spec.name!r} revision {spec.revision}, TPE over {count(len(spec.axes), 'axis')}, "
                   f"{count(spec.sampler.n_trials, 'trial')}")
+        if args.cost:
+            from harness.cost import render_cost, study_cost
+
+            print(render_cost(study_cost(spec, args.throughput, args.probe)))
     return 2 if failed else 0
 
 

@@ -19,6 +19,7 @@ import math
 
 import pandas as pd
 
+from harness.cost import device_hours
 from harness.report.format import CORRECTION_NAMES, finite, md_table, points, pvalue
 from harness.report.model import Report
 from harness.stats.power import Spread, power, seeds_needed
@@ -78,7 +79,7 @@ def cost_frame(report: Report, plan: pd.DataFrame, row: str = AVG_TARGETS,
             continue
         updates, seconds = float(g["steps"].mean()), float(g["seconds"].mean())
         extra = max(0, need[(arm, setting)] - len(g))
-        hours = updates / throughput / 3600 if throughput else seconds / 3600
+        hours = device_hours(updates, throughput) if throughput else seconds / 3600
         out.append({"arm": arm, "setting": setting, "seeds": len(g), "seeds_needed": need[(arm, setting)],
                     "updates_per_seed": updates, "hours_per_seed": hours, "extra_updates": extra * updates,
                     "extra_hours": extra * hours})

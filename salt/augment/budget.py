@@ -31,6 +31,11 @@ def requested(cfg: AugmentConfig, pools: dict[str, int]) -> tuple[dict[str, int 
     return {l: n for l in pools}, {l: n for l in pools}
 
 
+def taken(n: int | None, pool: int) -> int:
+    """How many of a pool of `pool` candidates a count of `n` selects (None: all of them)."""
+    return pool if n is None else min(n, pool)
+
+
 def check_languages(cfg: AugmentConfig, targets: list[str]) -> None:
     """A per-language mapping names every target language and no other (checked before any work)."""
     if not isinstance(cfg.samples_per_lang, PerLanguage):

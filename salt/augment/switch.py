@@ -12,6 +12,7 @@ from salt.config import AugmentConfig
 from salt.encode import Encoded
 from salt.vocab import LanguageVocab, TokenTable
 
+from salt.augment.budget import taken
 from salt.augment.propose import Proposals
 
 
@@ -123,6 +124,12 @@ def _collector_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+def most_candidates(cfg: AugmentConfig, n_sources: int) -> int:
+    """The largest pool `code_switch` can make from `n_sources` source examples: one candidate per example and
+    copy (copies without a substitution and duplicates are dropped), what a cost bounds a count of `all` by."""
+    return cfg.copies * n_sources
 
 
 def code_switch(src: Encoded, props: Proposals, lang: str, source_lang: str, cfg: AugmentConfig,
@@ -275,7 +282,8 @@ def random_substitution(examples: list[Augmented], src: Encoded, vocabs: dict[st
 
 def select(examples: Sequence[Augmented], n: int | None, how: str, rng: np.random.Generator) -> list[Augmented]:
     """N per language: the most confident (ties by uid), or uniformly at random (the random-sampling control)."""
-    if n is None or n >= len(examples):
+    n = taken(n, len(examples))
+    if n == len(examples):
         return list(examples)
     if how == "confidence":
         if isinstance(examples, Pool):
