@@ -116,7 +116,7 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
         raise ValueError(f"task {cfg.task!r} has no '{cfg.source_lang}' training data in this source")
 
     tokenizer = load_tokenizer(cfg.model, str(cache))
-    source = encode(tokenizer, train_examples, cfg.train.max_seq_len)
+    source = encode(tokenizer, train_examples, cfg.train.max_seq_len, cache)
     aug = self_augment(cfg, tokenizer, source, inputs, targets, device, progress) if cfg.augment.enabled else None
     short = aug.shortfalls() if aug is not None else {}
     if short:
@@ -134,7 +134,7 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
 
     def eval_set(split: str, lang: str) -> EvalSet:
         return EvalSet(split, lang, encode(tokenizer, _cap(data.get(split, lang), cfg.train.max_eval_examples),
-                                           cfg.train.max_seq_len))
+                                           cfg.train.max_seq_len, cache))
 
     eval_sets = [eval_set(s, l) for s in ("dev", "test") for l in [cfg.source_lang, *targets] if data.get(s, l)]
     by_key = {(e.split, e.lang): e for e in eval_sets}
