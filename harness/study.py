@@ -20,8 +20,8 @@ import yaml
 
 from harness.records import MAX_RECORD, Cell, canonical, content_hash, make_cell, resolve
 from salt.arms import ARMS, DATA_KEY, DRAW_KEY, get_arm
-from salt.config import (SECTIONS, ConfigError, PerLanguage, RunConfig, build_config, check_rules, check_value,
-                         config_field, config_fields, display_value, from_dict, identity, setting)
+from salt.config import (RENAMED, SECTIONS, ConfigError, PerLanguage, RunConfig, build_config, check_rules,
+                         check_value, config_field, config_fields, display_value, from_dict, identity, setting)
 from salt.data.tasks import TASKS, get_task
 from salt.metrics import AVG_TARGETS, accuracy_metric
 
@@ -391,7 +391,10 @@ def _mapping(value: Any, key: str, path: Path, allowed: set[str]) -> dict:
         raise StudyError(path, key, f"must be a mapping with keys from: {', '.join(sorted(allowed))}")
     unknown = sorted(set(map(str, value)) - allowed)
     if unknown:
-        raise StudyError(path, f"{key}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
+        where = f"{key}.{unknown[0]}"
+        if where in RENAMED:
+            raise StudyError(path, where, f"renamed to {RENAMED[where]}: use that key")
+        raise StudyError(path, where, f"unknown key; allowed: {', '.join(sorted(allowed))}")
     return value
 
 

@@ -64,7 +64,10 @@ class VocabConfig:
     hub_config: str = setting("{lang}", "source hub: the config name, {lang} replaced (e.g. 20231101.{lang})")
     hub_split: str = setting("train", "source hub: the split streamed")
     hub_column: str = setting("text", "source hub: the text column")
-    max_lines: int = setting(100_000, "source files and hub: the first lines read per language", ge=1)
+    hub_revision: str | None = setting(None, "source hub: the dataset's commit or tag; part of the vocabulary "
+                                             "cache's key (unpinned, a cached vocabulary is kept as the hub changes)")
+    max_texts: int = setting(100_000, "source files and hub: the first texts read per language (a file's lines, "
+                                      "a hub dataset's rows)", ge=1)
     wordfreq_words: int = setting(50_000, "source wordfreq: the most frequent words taken per language", ge=1)
 
 
@@ -276,8 +279,13 @@ def config_fields(cls: type = RunConfig, prefix: str = "") -> dict[str, Field]:
     return out
 
 
+RENAMED = {"vocab.max_lines": "vocab.max_texts"}  # old key -> new: a study file with the old one is told the new
+
+
 def config_field(key: str) -> Field:
     found = config_fields().get(key)
+    if found is None and key in RENAMED:
+        raise ConfigError(key, f"renamed to {RENAMED[key]}: use that key")
     if found is None:
         section = key.split(".", 1)[0]
         if section in SECTIONS and "." in key:

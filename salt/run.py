@@ -4,6 +4,7 @@ The same path serves mBERT on XNLI and the tiny model on the synthetic world; on
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -26,7 +27,7 @@ from salt.metrics import AVG, AVG_TARGETS, accuracy_metric, describe_shortfall
 from salt.models import load_classifier, load_tokenizer, pick_device
 from salt.train import Callback, EvalSet, TrainResult, deterministic_mode, train_and_evaluate
 from salt.vocab import language_vocabularies
-from salt.vocab_text import unlabeled_text
+from salt.vocab_text import text_description, unlabeled_text
 
 log = logging.getLogger(__name__)
 
@@ -166,17 +167,32 @@ def describe_shortfalls(short: dict[str, dict]) -> str:
     return "; ".join(describe_shortfall(lang, c) for lang, c in short.items())
 
 
+def vocabularies(cfg: RunConfig, tokenizer, inputs: TaskInputs, targets: list[str]) -> dict:
+    """Each target language's candidate vocabulary (with synonyms, the source's too), through the vocabulary cache."""
+    cache, languages = cache_root(cfg), [cfg.source_lang, *targets]
+
+    @functools.cache
+    def text():  # read only on a cache miss when the source can be described (a hub stream, files, word lists)
+        loaded = unlabeled_text(cfg, inputs, languages)
+        return loaded.texts, loaded.weights
+
+    described = text_description(cfg, languages)
+    texts, weights = (text, None) if described is not None else text()
+    vocabs = language_vocabularies(tokenizer, texts, cfg.source_lang, targets, cfg.vocab, cfg.augment.unit, cache,
+                                   weights, described)
+    if cfg.augment.synonyms:  # the source's own vocabulary, shared tokens kept, proposes synonyms
+        vocabs.update(language_vocabularies(tokenizer, texts, cfg.source_lang, [cfg.source_lang],
+                                            replace(cfg.vocab, shared="keep"), cfg.augment.unit, cache, weights,
+                                            described))
+    return vocabs
+
+
 def self_augment(cfg: RunConfig, tokenizer, source: Encoded, inputs: TaskInputs, targets: list[str],
                  device: torch.device, progress: bool = False) -> AugmentationResult:
     """Vocabularies from each language's unlabeled text, then augmentation of the source examples into every
     target language."""
     cache = cache_root(cfg)
-    text = unlabeled_text(cfg, inputs, [cfg.source_lang, *targets])
-    vocabs = language_vocabularies(tokenizer, text.texts, cfg.source_lang, targets, cfg.vocab, cfg.augment.unit, cache,
-                                   text.weights)
-    if cfg.augment.synonyms:  # the source's own vocabulary, shared tokens kept, proposes synonyms
-        vocabs.update(language_vocabularies(tokenizer, text.texts, cfg.source_lang, [cfg.source_lang],
-                                            replace(cfg.vocab, shared="keep"), cfg.augment.unit, cache, text.weights))
+    vocabs = vocabularies(cfg, tokenizer, inputs, targets)
     src = source
     if cfg.augment.max_source_examples is not None:
         src = Encoded(*(f[pool_rows(cfg)] for f in

@@ -19,12 +19,13 @@ import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 from salt.config import VocabConfig
+from salt.encode import tokenizer_fingerprint
 
 
 @dataclass(frozen=True)
@@ -167,25 +168,33 @@ def build_vocab(lang: str, target: Counter, source: Counter, table: TokenTable, 
 
 def language_vocabularies(
     tokenizer: PreTrainedTokenizerBase,
-    texts: dict[str, list[str]],
+    texts: dict[str, list[str]] | Callable[[], tuple[dict[str, list[str]], dict[str, list[float]] | None]],
     source_lang: str,
     targets: Iterable[str],
     cfg: VocabConfig,
     unit: str = "word",
     cache_dir: Path | None = None,
     weights: dict[str, list[float]] | None = None,
+    description: dict | None = None,
 ) -> dict[str, LanguageVocab]:
     """Candidate vocabularies for the target languages, cached on disk by (tokenizer, text, config).
 
-    `weights`: the texts are word lists with these word frequencies (see `build_vocab`).
+    `weights`: the texts are word lists with these word frequencies (see `build_vocab`). `description`: where
+    the text comes from (salt.vocab_text.text_description); the cache is then keyed by it instead of the text,
+    and `texts` may be a loader of (texts, weights) that a cache hit never calls (a hub stream is not opened).
     """
     targets = list(targets)
-    key = _cache_key(tokenizer, texts, source_lang, targets, cfg, unit, weights)
+    if description is None:
+        key = _cache_key(tokenizer, texts, source_lang, targets, cfg, unit, weights)
+    else:
+        key = _described_key(tokenizer, description, source_lang, targets, cfg, unit)
     path = cache_dir / "vocab" / f"{key}.json" if cache_dir else None
     if path and path.exists():
         raw = json.loads(path.read_text())
         return {lang: LanguageVocab(lang, *(np.array(v[k], np.int64 if k.endswith("ids") else np.float64)
                                             for k in FIELDS)) for lang, v in raw.items()}
+    if callable(texts):
+        texts, weights = texts()
     table = TokenTable.build(tokenizer)
     w = weights or {}
     source = count_tokens(tokenizer, table, texts[source_lang], unit, w.get(source_lang))
@@ -202,6 +211,11 @@ def language_vocabularies(
 
 FIELDS = ("word_ids", "cont_ids", "word_counts", "cont_counts")
 CACHE_VERSION = 3  # 2: counts kept, a punctuation piece ends a word; 3: weighted word lists
+
+
+def _described_key(tokenizer, description: dict, source_lang, targets, cfg, unit) -> str:
+    return hashlib.sha256(json.dumps([CACHE_VERSION, "described", tokenizer_fingerprint(tokenizer), source_lang,
+                                      targets, asdict(cfg), unit, description]).encode()).hexdigest()[:24]
 
 
 def _cache_key(tokenizer, texts, source_lang, targets, cfg, unit, weights=None) -> str:

@@ -85,10 +85,32 @@ def unlabeled_text(cfg: RunConfig, inputs: TaskInputs, languages: list[str]) -> 
         freqs = {lang: wordfreq.get_frequency_dict(lang) for lang in languages}
         return UnlabeledText(source, words, {lang: [freqs[lang].get(w, 0.0) for w in words[lang]] for lang in languages})
     if source == "files":
-        return UnlabeledText(source, {lang: _lines(Path(v.dir) / f"{lang}.txt", v.max_lines) for lang in languages})
+        return UnlabeledText(source, {lang: _lines(Path(v.dir) / f"{lang}.txt", v.max_texts) for lang in languages})
     if source == "hub":
         return UnlabeledText(source, {lang: _hub_lines(cfg, lang) for lang in languages})
     raise ValueError(f"unknown vocab.source {source!r}")
+
+
+def text_description(cfg: RunConfig, languages: list[str]) -> dict | None:
+    """Where the text of `languages` comes from, in full, for sources that are costly to read (a hub stream,
+    files, word lists): the vocabulary cache is keyed by this, so a hit reads no text. None for the text a run
+    holds anyway (the synthetic corpora, the task's own split): keyed by that text."""
+    problems = source_problems(cfg, languages)  # refused as `unlabeled_text` would, even when the cache holds it
+    if problems:
+        raise ValueError("; ".join(problems))
+    source, v = resolve_source(cfg), cfg.vocab
+    if source == "hub":
+        return {"source": source, "id": v.hub_id, "configs": [v.hub_config.format(lang=lang) for lang in languages],
+                "split": v.hub_split, "column": v.hub_column, "revision": v.hub_revision, "texts": v.max_texts}
+    if source == "files":
+        files = [Path(v.dir) / f"{lang}.txt" for lang in languages]
+        return {"source": source, "texts": v.max_texts,
+                "files": [[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files]}
+    if source == "wordfreq":
+        from importlib.metadata import version
+
+        return {"source": source, "version": version("wordfreq"), "words": v.wordfreq_words, "languages": languages}
+    return None
 
 
 def _lines(path: Path, limit: int) -> list[str]:
@@ -97,14 +119,14 @@ def _lines(path: Path, limit: int) -> list[str]:
 
 
 def _hub_lines(cfg: RunConfig, lang: str) -> list[str]:
-    """The first `max_lines` texts of a language's config, streamed (a full Wikipedia dump is never downloaded)."""
+    """The first `max_texts` rows of a language's config, streamed (a full Wikipedia dump is never downloaded)."""
     import datasets
 
     v = cfg.vocab
     config = v.hub_config.format(lang=lang)
     try:
-        stream = datasets.load_dataset(v.hub_id, config, split=v.hub_split, streaming=True)
-        return [row[v.hub_column] for row in islice(stream, v.max_lines) if row[v.hub_column]]
+        stream = datasets.load_dataset(v.hub_id, config, split=v.hub_split, streaming=True, revision=v.hub_revision)
+        return [row[v.hub_column] for row in islice(stream, v.max_texts) if row[v.hub_column]]
     except Exception as err:  # datasets raises many unrelated types (network, missing config, bad column)
         raise ValueError(f"vocab.source hub: cannot read {v.hub_id!r} config {config!r} split {v.hub_split!r} column "
                          f"{v.hub_column!r}: {type(err).__name__}: {err}") from err

@@ -69,7 +69,7 @@ def test_files_and_hub_sources(tmp_path, monkeypatch):
     folder.mkdir()
     for lang in ("en", "fr"):
         (folder / f"{lang}.txt").write_text("\n".join(f"{lang} line {i}" for i in range(10)) + "\n\n")
-    cfg = RunConfig(task="xnli", vocab=VocabConfig(source="files", dir=str(folder), max_lines=4))
+    cfg = RunConfig(task="xnli", vocab=VocabConfig(source="files", dir=str(folder), max_texts=4))
     assert unlabeled_text(cfg, inputs, ["en", "fr"]).texts["fr"] == [f"fr line {i}" for i in range(4)]
     with pytest.raises(ValueError, match=r"no de.txt"):
         unlabeled_text(cfg, inputs, ["en", "de"])
@@ -82,7 +82,7 @@ def test_files_and_hub_sources(tmp_path, monkeypatch):
         f"- config_name: 20231101.{lang}\n  data_files:\n  - split: train\n    path: 20231101.{lang}/train.jsonl\n"
         for lang in ("en", "fr")) + "---\n")
     hub = RunConfig(task="xnli", vocab=VocabConfig(source="hub", hub_id=str(repo), hub_config="20231101.{lang}",
-                                                   max_lines=5))
+                                                   max_texts=5))
     assert unlabeled_text(hub, inputs, ["en", "fr"]).texts["fr"] == [f"fr article {i}" for i in range(5)]
 
 

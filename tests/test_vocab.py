@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from salt.config import VocabConfig
 from salt.vocab import PieceScheme, TokenTable, language_vocabularies, piece_scheme
@@ -62,3 +63,55 @@ def test_sentencepiece_vocab(sentencepiece_tokenizer, xnli_texts):
     fr = tokens(tok, vocabs["fr"].word_ids)
     assert fr and all(t.startswith("▁") for t in fr)
     assert "▁the" not in fr
+
+
+def test_a_described_source_is_read_only_on_a_cache_miss(tiny_world, tmp_path, monkeypatch):
+    """The vocabulary cache is keyed by where the text comes from (hub id, config, split, column, texts read,
+    revision, tokenizer), so a second trial of a study opens no hub stream at all."""
+    from dataclasses import replace as swap
+
+    import datasets
+    from transformers import AutoTokenizer
+
+    from salt.config import AugmentConfig, RunConfig, VocabConfig
+    from salt.run import vocabularies
+
+    tok = AutoTokenizer.from_pretrained(tiny_world[1])
+    known = [w for w in tok.get_vocab() if w.isalpha() and len(w) > 2][:20]  # words the tokenizer keeps whole
+    streamed = []
+
+    def fake_stream(hub_id, config, split, streaming, revision=None):  # a hub stub: counts what it streams
+        assert streaming
+        streamed.append((hub_id, config, split, revision))
+        words = {"20231101.en": known[:10], "20231101.fr": known[10:]}[config]
+        return iter([{"text": " ".join(words)}] * 5 + [{"text": ""}])
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_stream)
+    cfg = RunConfig(task="xnli", cache_dir=str(tmp_path), target_langs=("fr",), augment=AugmentConfig(enabled=True),
+                    vocab=VocabConfig(source="hub", hub_id="wikimedia/wikipedia", hub_config="20231101.{lang}",
+                                      max_texts=3, min_count=1))
+    first = vocabularies(cfg, tok, None, ["fr"])
+    assert streamed == [("wikimedia/wikipedia", "20231101.en", "train", None),
+                        ("wikimedia/wikipedia", "20231101.fr", "train", None)]
+    streamed.clear()
+    again = vocabularies(cfg, tok, None, ["fr"])
+    assert streamed == []  # a hit streams nothing
+    assert np.array_equal(first["fr"].word_ids, again["fr"].word_ids) and len(first["fr"].word_ids)
+    for changed in (swap(cfg.vocab, hub_revision="abc123"), swap(cfg.vocab, max_texts=4), swap(cfg.vocab, hub_split="x")):
+        vocabularies(swap(cfg, vocab=changed), tok, None, ["fr"])
+        assert len(streamed) == 2, changed  # another description: read again
+        streamed.clear()
+    vocabularies(swap(cfg, vocab=swap(cfg.vocab, hub_revision="abc123")), tok, None, ["fr"])
+    assert streamed == []
+
+
+def test_the_old_max_lines_key_names_its_new_name(tmp_path):
+    import yaml
+
+    from harness.study import StudyError, load_study
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "task": "synthetic-nli", "arms": ["baseline"], "seeds": [0],
+                                    "vocab": {"max_lines": 10}}))
+    with pytest.raises(StudyError, match="vocab.max_lines.*renamed to vocab.max_texts"):
+        load_study(path)
