@@ -153,6 +153,17 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def model_revision(name: str) -> str | None:
+    """The hub commit a hub id loaded from (its Hugging Face cache snapshot, after the load), so a run records
+    which weights `main` meant that day; None for local directories and synthetic models."""
+    if name.startswith(SYNTHETIC_PREFIX) or Path(name).expanduser().is_dir():
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(name, "config.json")
+    return Path(found).parent.name if isinstance(found, str) else None
+
+
 def model_fingerprint(name: str, cache_dir: str | None = None) -> str:
     """A cache key for a model: its resolved path plus the config and weight files' sizes and mtimes.
 

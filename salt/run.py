@@ -24,7 +24,7 @@ from salt.data.tasks import get_task
 from salt.data.types import TaskInputs
 from salt.encode import Encoded, encode
 from salt.metrics import AVG, AVG_TARGETS, accuracy_metric, describe_shortfall
-from salt.models import load_classifier, load_tokenizer, pick_device
+from salt.models import load_classifier, load_tokenizer, model_revision, pick_device
 from salt.train import Callback, EvalSet, TrainResult, deterministic_mode, train_and_evaluate
 from salt.vocab import language_vocabularies
 from salt.vocab_text import text_description, unlabeled_text
@@ -44,6 +44,7 @@ class RunResult:
     # The step-matched control: per language, the augmented examples whose updates it trains for on source rows
     # instead (its `augmentation` is None: it trained on none of them, and logs no sample of its own)
     matched: dict[str, int] = field(default_factory=dict)
+    model_revision: str | None = None  # the hub commit of a hub model (salt.models.model_revision)
 
 
 def cache_root(cfg: RunConfig) -> Path:
@@ -154,7 +155,7 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
                                 cfg.mixup, data_seed(cfg), matched,
                                 device, cbs)
     return RunResult(cfg, result, None if step_matched else aug, summarize(result.accuracy, cfg.source_lang),
-                     time.perf_counter() - start, short, matched_by)
+                     time.perf_counter() - start, short, matched_by, model_revision(cfg.model))
 
 
 def data_seed(cfg: RunConfig) -> int:

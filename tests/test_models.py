@@ -27,13 +27,15 @@ def test_hub_id_resolves_through_the_hf_cache_offline(tiny_world, tmp_path):
     shutil.copytree(model_dir, snap)
     (snap.parents[1] / "refs").mkdir()
     (snap.parents[1] / "refs" / "main").write_text("0" * 40)
-    code = ("from salt.models import load_classifier, load_tokenizer;"
+    code = ("from salt.models import load_classifier, load_tokenizer, model_revision;"
             "m = load_classifier('salt-test/tiny-bert', 2); t = load_tokenizer('salt-test/tiny-bert');"
-            "print(m.config.num_labels, t.cls_token)")
+            f"print(m.config.num_labels, t.cls_token, model_revision('salt-test/tiny-bert'), "
+            f"model_revision({str(model_dir)!r}))")
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split()[-2:] == ["2", "[CLS]"]
+    # the snapshot's commit is what a run records (salt.model.revision); a local directory has none
+    assert out.stdout.split()[-4:] == ["2", "[CLS]", "0" * 40, "None"]
 
 
 def test_missing_model_error_says_what_to_do(tmp_path, monkeypatch):

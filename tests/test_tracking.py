@@ -191,12 +191,17 @@ def test_trial_round_trip(store, run_result):
     cell = _cell()
     run_id = tracker.start_trial(parent, cell.label, cell.run_params(run_result.config), {**cell.tags(), "trial": 7},
                                  revision="r1")
-    tracker.log_result(run_id, run_result, render=lambda ids: [f"tok{i}" for i in ids])
+    from dataclasses import replace
+
+    hub_commit = "a" * 40  # as a hub model's run records it (salt.models.model_revision)
+    tracker.log_result(run_id, replace(run_result, model_revision=hub_commit),
+                       render=lambda ids: [f"tok{i}" for i in ids])
 
     client = MlflowClient(store.uri)
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "salt threshold=0.4 s3"
     tags = run.data.tags
+    assert tags["salt.model.revision"] == hub_commit
     assert tags["mlflow.parentRunId"] == parent and tags["salt.role"] == "trial" and tags["salt.cell"] == cell.id
     assert (tags["salt.trial"], tags["salt.study"], tags["salt.member.r1"]) == ("7", store.study, "1")
     assert tags["salt.pid"] == str(os.getpid())

@@ -8,6 +8,7 @@ PARENT_TAG = "mlflow.parentRunId"  # what the MLflow UI nests children by
 NOTE = "mlflow.note.content"  # a run's description in the MLflow UI
 STUDY, ROLE, REVISION, ERROR, TRIAL = "salt.study", "salt.role", "salt.revision", "salt.error", "salt.trial"
 OWNER = {"host": "salt.host", "pid": "salt.pid", "pid_start": "salt.pid_start"}  # harness.liveness.Owner
+MODEL_REVISION = "salt.model.revision"  # the hub commit a hub model's weights came from (absent for local models)
 DEGENERATE = "salt.degenerate"  # JSON {lang: {requested, selected, pool}}: augmentation fell short
 MANIFEST_TAG = "salt.manifest"  # digest of the selected augmented examples (salt.augment.manifest)
 CONTAMINATED = "salt.contaminated"  # "true": candidate vocabularies from evaluation text
