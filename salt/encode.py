@@ -112,7 +112,7 @@ def _cached(tokenizer, examples: list[Example], max_len: int, root: Path):
                 np.save(tmp / TYPES, np.concatenate(types))
                 np.save(tmp / OFFSETS, offsets)  # last: its presence says the folder is whole
                 os.replace(tmp, folder)
-                return ids, types
+                del ids, types  # read back mapped, as every later trial reads them: one behaviour, less memory
     offsets = np.load(folder / OFFSETS)
     if len(offsets) != len(examples) + 1:
         raise ValueError(f"{folder}: the encoded cache holds {len(offsets) - 1} rows for {len(examples)} examples "
