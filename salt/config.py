@@ -20,16 +20,17 @@ from typing import Any, Iterable, Literal, Mapping
 
 def setting(default: Any, help: str, *, ge: float | None = None, gt: float | None = None,
             le: float | None = None, none: str | None = None, affects_results: bool = True,
-            choices: str | None = None, short: str | None = None):
+            choices: str | None = None, short: str | None = None, added: bool = False):
     """A config field with its constraints.
 
     `none`: the word a user writes for None (`all` = no cap). `affects_results=False` marks operational
     settings (threads, batch size of inference) that a cell's identity ignores. `choices`: the name of a
     registry whose keys are the allowed values (`tasks`, `worlds`). `short`: its name in run names, where
-    MLflow's run table cuts long ones (`N` for samples_per_lang).
+    MLflow's run table cuts long ones (`N` for samples_per_lang). `added`: a setting added after stores
+    existed: a cell's identity leaves it out while it is at its default, so their cells and revisions hold.
     """
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "none": none, "affects_results": affects_results,
-            "choices": choices, "short": short}
+            "choices": choices, "short": short, "added": added}
     return field(default=default, metadata=meta)
 
 
@@ -65,7 +66,8 @@ class VocabConfig:
     hub_split: str = setting("train", "source hub: the split streamed")
     hub_column: str = setting("text", "source hub: the text column")
     hub_revision: str | None = setting(None, "source hub: the dataset's commit or tag; part of the vocabulary "
-                                             "cache's key (unpinned, a cached vocabulary is kept as the hub changes)")
+                                             "cache's key (unpinned, a cached vocabulary is kept as the hub changes)",
+                                     added=True)
     max_texts: int = setting(100_000, "source files and hub: the first texts read per language (a file's lines, "
                                       "a hub dataset's rows)", ge=1)
     wordfreq_words: int = setting(50_000, "source wordfreq: the most frequent words taken per language", ge=1)
@@ -616,5 +618,7 @@ def identity(cfg: RunConfig, ignore: Iterable[str] = ()) -> dict[str, Any]:
     """The settings that determine a run's result: operational ones and `ignore`d sections left out."""
     ignored = tuple(f"{s}." for s in ignore)
     known = config_fields()
-    return {k: v.as_dict() if isinstance(v, PerLanguage) else list(v) if isinstance(v, tuple) else v
-            for k, v in flatten(cfg).items() if known[k].affects_results and not k.startswith(ignored)}
+    former = {new: old for old, new in RENAMED.items()}  # a renamed setting keeps its old name here: same cells
+    return {former.get(k, k): v.as_dict() if isinstance(v, PerLanguage) else list(v) if isinstance(v, tuple) else v
+            for k, v in flatten(cfg).items() if known[k].affects_results and not k.startswith(ignored)
+            and not (known[k].meta.get("added") and v == known[k].default)}

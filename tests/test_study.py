@@ -135,3 +135,20 @@ def test_the_smoke_store_is_keyed_by_content_not_name(tmp_path, monkeypatch):
     a, b, c = (smoke_spec(load_study(p)) for p in paths)
     assert a.output.dir == b.output.dir == str(tmp_path / "smoke" / f"same-{a.revision}")
     assert c.output.dir != a.output.dir and c.name == a.name == "same-smoke"
+
+
+def test_settings_added_or_renamed_later_leave_stored_cells_as_they_were():
+    """The findings store of the sample-curve study (docs/findings/sample-curve) is revision 5e933dbae437; a setting
+    added since (vocab.hub_revision, at its default) or renamed (vocab.max_lines -> max_texts) must not move it, or
+    every finished cell of every existing store would run again."""
+    from dataclasses import replace
+
+    from salt.config import RunConfig, identity
+
+    root = Path(__file__).resolve().parents[1]
+    assert load_study(root / "studies" / "sample-curve.yaml").revision == "5e933dbae437"
+    assert "5e933dbae437" in (root / "docs" / "findings" / "sample-curve" / "FINDINGS.md").read_text()
+    base = identity(RunConfig())
+    assert "vocab.hub_revision" not in base and base["vocab.max_lines"] == 100_000 and "vocab.max_texts" not in base
+    pinned = identity(replace(RunConfig(), vocab=replace(RunConfig().vocab, hub_revision="abc")))
+    assert pinned["vocab.hub_revision"] == "abc"  # set, it is part of the cell like any setting
