@@ -45,6 +45,7 @@ class RunResult:
     # instead (its `augmentation` is None: it trained on none of them, and logs no sample of its own)
     matched: dict[str, int] = field(default_factory=dict)
     model_revision: str | None = None  # the hub commit of a hub model (salt.models.model_revision)
+    data_revisions: dict[str, str] = field(default_factory=dict)  # hub config -> commit (TaskData.revisions)
 
 
 def cache_root(cfg: RunConfig) -> Path:
@@ -155,7 +156,7 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
                                 cfg.mixup, data_seed(cfg), matched,
                                 device, cbs)
     return RunResult(cfg, result, None if step_matched else aug, summarize(result.accuracy, cfg.source_lang),
-                     time.perf_counter() - start, short, matched_by, model_revision(cfg.model))
+                     time.perf_counter() - start, short, matched_by, model_revision(cfg.model), data.revisions)
 
 
 def data_seed(cfg: RunConfig) -> int:

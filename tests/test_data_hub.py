@@ -168,3 +168,24 @@ def test_classlabel_mapped_by_name_not_position():
         _label_mapper(datasets.ClassLabel(names=["yes", "no"]), "pawsx", "repo")
     with pytest.raises(HubLoadError, match="repo row 7: unknown label 5"):
         _label_mapper(datasets.Value("int64"), "pawsx", "repo")(5, 7)
+
+
+def test_a_hub_dataset_records_the_commit_its_rows_came_from(xnli_repo, cache, tmp_path, monkeypatch):
+    """`facebook/xnli` offline from a Hugging Face cache laid out as a Hub download leaves it (the prepared
+    files in a folder named by the commit): the commit is what a run records (salt.data.revision); a local
+    repository directory records none (its folder is named by a hash of its files)."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    local = load_hub("xnli", languages=["de", "sw"], hub_id=str(xnli_repo), cache_dir=cache)
+    assert local.revisions == {}
+    hub_cache, commit = tmp_path / "hub-cache", "0123456789abcdef0123456789abcdef01234567"
+    for lang in ("de", "sw"):
+        prepared = Path(datasets.load_dataset(str(xnli_repo), lang, cache_dir=str(cache))["validation"]
+                        .cache_files[0]["filename"]).parent
+        shutil.copytree(prepared, hub_cache / "facebook___xnli" / lang / prepared.parent.name / commit)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    data = load_hub("xnli", languages=["de", "sw"], cache_dir=hub_cache)
+    assert len(data.get("dev", "de")) == 2490 and data.revisions == {"de": commit, "sw": commit}

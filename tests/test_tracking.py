@@ -24,7 +24,7 @@ from harness.tracking.readback import Reader
 from harness.tracking.results import result_metrics
 from harness.tracking.runs import StudyTracker
 from harness.tracking.store import TrackingError, default_tracking_uri, prepare_store
-from harness.tracking.tags import param_str
+from harness.tracking.tags import data_revision, param_str
 
 # Heavy imports (salt.run pulls in torch) stay inside fixtures: spawned workers import this module.
 
@@ -194,14 +194,16 @@ def test_trial_round_trip(store, run_result):
     from dataclasses import replace
 
     hub_commit = "a" * 40  # as a hub model's run records it (salt.models.model_revision)
-    tracker.log_result(run_id, replace(run_result, model_revision=hub_commit),
+    data_commit = "b" * 40  # ... and a hub dataset's (salt.data.hub.hub_revision), one commit for its configs
+    tracker.log_result(run_id, replace(run_result, model_revision=hub_commit,
+                                       data_revisions={"en": data_commit, "de": data_commit}),
                        render=lambda ids: [f"tok{i}" for i in ids])
 
     client = MlflowClient(store.uri)
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "salt threshold=0.4 s3"
     tags = run.data.tags
-    assert tags["salt.model.revision"] == hub_commit
+    assert tags["salt.model.revision"] == hub_commit and tags["salt.data.revision"] == data_commit
     assert tags["mlflow.parentRunId"] == parent and tags["salt.role"] == "trial" and tags["salt.cell"] == cell.id
     assert (tags["salt.trial"], tags["salt.study"], tags["salt.member.r1"]) == ("7", store.study, "1")
     assert tags["salt.pid"] == str(os.getpid())
@@ -441,3 +443,8 @@ def test_a_stopped_worker_leaves_the_parent_to_its_live_run_even_between_cells(s
     assert run.info.status == "KILLED" and "stopped by SIGTERM" in run.data.tags["salt.error"]
     tracker.claim_parent(parent)  # `run` itself: its own stop ends the parent it owns
     assert tracker.parent_owner(parent) == Owner.current()
+
+
+def test_a_dataset_whose_configs_came_from_several_commits_names_each():
+    assert data_revision({"en": "c1", "de": "c1"}) == "c1"
+    assert data_revision({"en": "c2", "de": "c1"}) == "de c1; en c2"

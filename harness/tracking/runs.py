@@ -25,8 +25,9 @@ from harness.liveness import Owner
 from harness.tracking.readback import Reader, tagged_owner
 from harness.tracking.results import MANIFEST, as_float, result_metrics, sample_manifest, write_artifacts
 from harness.tracking.store import sqlite_path
-from harness.tracking.tags import (DEGENERATE, ERROR, MANIFEST_TAG, MAX_ERROR, MODEL_REVISION, NOTE, OWNER, PARENT_TAG,
-                                   REVISION, ROLE, STUDY, member_tag, param_str, tag_str, truncate)
+from harness.tracking.tags import (DATA_REVISION, DEGENERATE, ERROR, MANIFEST_TAG, MAX_ERROR, MODEL_REVISION, NOTE,
+                                   OWNER, PARENT_TAG, REVISION, ROLE, STUDY, data_revision, member_tag, param_str,
+                                   tag_str, truncate)
 
 log = logging.getLogger(__name__)
 PARENT_SETTLE_S = 2.0  # with no shared lock only: how long parent creators wait before agreeing on the oldest
@@ -209,6 +210,8 @@ class StudyTracker:
             self.client.set_tag(run_id, DEGENERATE, tag_str(json.dumps(result.degenerate)))
         if getattr(result, "model_revision", None):
             self.client.set_tag(run_id, MODEL_REVISION, result.model_revision)
+        if getattr(result, "data_revisions", None):
+            self.client.set_tag(run_id, DATA_REVISION, data_revision(result.data_revisions))
         # Built once for the digest, the dataset input and the artifact: millions of rows at N = all.
         frame = sample_manifest(result.augmentation) if getattr(result, "augmentation", None) is not None else None
         if frame is not None:

@@ -9,6 +9,7 @@ NOTE = "mlflow.note.content"  # a run's description in the MLflow UI
 STUDY, ROLE, REVISION, ERROR, TRIAL = "salt.study", "salt.role", "salt.revision", "salt.error", "salt.trial"
 OWNER = {"host": "salt.host", "pid": "salt.pid", "pid_start": "salt.pid_start"}  # harness.liveness.Owner
 MODEL_REVISION = "salt.model.revision"  # the hub commit a hub model's weights came from (absent for local models)
+DATA_REVISION = "salt.data.revision"  # the hub commit of a hub dataset's rows (absent for files); see data_revision
 DEGENERATE = "salt.degenerate"  # JSON {lang: {requested, selected, pool}}: augmentation fell short
 MANIFEST_TAG = "salt.manifest"  # digest of the selected augmented examples (salt.augment.manifest)
 CONTAMINATED = "salt.contaminated"  # "true": candidate vocabularies from evaluation text
@@ -25,6 +26,12 @@ def device_tags(described: dict[str, str]) -> dict[str, str]:
     `salt.version.torch`, `salt.version.cuda` (torch's build; named as the parent run's `salt.version.*`)."""
     return {DEVICE if key == "device" else f"salt.version.{key}" if key in ("torch", "cuda") else f"{DEVICE}.{key}": value
             for key, value in described.items()}
+
+
+def data_revision(revisions: dict[str, str]) -> str:
+    """The DATA_REVISION tag: the commit, or `de <commit>; en <commit>` where the configs came from several."""
+    commits = set(revisions.values())
+    return commits.pop() if len(commits) == 1 else tag_str("; ".join(f"{k} {v}" for k, v in sorted(revisions.items())))
 
 
 def member_tag(revision: str) -> str:

@@ -48,6 +48,8 @@ def load_hub(
         if not any((split, lang) in wanted for split in SPLITS.values()):
             continue
         dataset_dict = _load_config(hub_id, lang, cache_dir)
+        if (commit := hub_revision(hub_id, dataset_dict)) is not None:
+            data.revisions[lang] = commit
         for hub_split, split in SPLITS.items():
             if hub_split in dataset_dict and (split, lang) in wanted:
                 where = f"{hub_id} config {lang!r} split {hub_split!r}"
@@ -56,6 +58,16 @@ def load_hub(
                 )
                 data.sources.setdefault(split, {})[lang] = f"{hub_id} ({lang}/{hub_split})"
     return data
+
+
+def hub_revision(hub_id: str, dataset_dict: Any) -> str | None:
+    """The hub commit a config's rows came from, so a run records which rows `main` meant that day. `datasets`
+    prepares a hub dataset into a folder named by the commit it resolved (online) or last resolved (offline,
+    from the cache); a local repository's folder is named by a hash of its files instead, so it gets None."""
+    if Path(hub_id).expanduser().is_dir():
+        return None
+    files = [f["filename"] for ds in dataset_dict.values() for f in ds.cache_files]
+    return Path(files[0]).parent.name if files else None
 
 
 def _load_config(hub_id: str, config: str, cache_dir: str | Path | None) -> Any:

@@ -44,6 +44,8 @@ class TaskData:
     dropped: list[Dropped] = field(default_factory=list)
     # split -> language -> where the rows came from (file path or hub id), for reports
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    # hub config (language) -> the hub commit its rows came from (salt.data.hub.hub_revision); empty for files
+    revisions: dict[str, str] = field(default_factory=dict)
 
     def get(self, split: str, lang: str) -> list[Example]:
         return self.splits.get(split, {}).get(lang, [])
