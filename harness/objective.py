@@ -13,6 +13,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from harness.liveness import Owner
 from harness.progress import ProgressLine, study_line
+from harness.queue import ProposalsMade
 from harness.records import Cell
 from harness.signals import release
 from harness.study import StudySpec
@@ -130,7 +131,7 @@ class Objective:
             study_line(trial.study, spec, self.worker)
         line = ProgressLine(self.worker, trial.number, cell.label, enabled=self.progress, redraw=self.workers == 1)
         try:
-            result = run(cfg, callbacks=[line])
+            result = run(cfg, callbacks=[line, ProposalsMade(trial)])
             value = result.metrics.get(objective)
             if value is None:
                 raise KeyError(f"objective {objective!r} is not among the run's metrics "

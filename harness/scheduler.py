@@ -26,6 +26,7 @@ from harness.gpus import WorkerPlan, child_environment
 from harness.liveness import Owner
 from harness.logs import levels, quiet
 from harness.objective import Objective
+from harness.queue import expected_cost, serve
 from harness.records import Cell
 from harness.signals import holding, stop_on_signals
 from harness.storage import (STORE_FIX, Locations, StoreError, create_revision, load_revision, locate, open_storage,
@@ -269,6 +270,7 @@ def _work(loc: Locations, study_name: str, revision: str, parent: str, experimen
     if budget_spent(spec, study):
         return
     study.ask = holding(study.ask)  # a stop while Optuna hands a trial over waits for the objective (signals)
+    serve(study, spec, loc)  # which queued cell it hands over (harness.queue)
     objective = Objective(spec, StudyTracker(loc.tracking_uri, experiment_id), parent, worker, progress, workers)
     # The collection after each trial frees a finished trial's model; freezing what imports made
     # (~0.5M objects: torch, transformers, mlflow) first cut it from 0.45 s to 0.01 s per trial.
@@ -328,16 +330,6 @@ def enqueue_missing(spec: StudySpec, study: optuna.Study, loc: Locations, cells:
                 cell.enqueue(study)
                 n += 1
     return n
-
-
-def expected_cost(cell: Cell) -> float:
-    """Longest cells first, so no worker is left alone with a long cell at the end (LPT scheduling)."""
-    from salt.arms import get_arm
-
-    if not get_arm(cell.arm).uses("augment.samples_per_lang"):
-        return 0.0
-    samples = cell.value("augment.samples_per_lang", 0)
-    return float("inf") if samples is None else 1.0 + samples
 
 
 def _has_failed_cells(study: optuna.Study) -> bool:

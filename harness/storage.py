@@ -24,7 +24,7 @@ from harness.study import StudySpec
 SPEC_ATTR = "salt.spec"
 CREATED_ATTR = "salt.created"  # when `run` first created the revision (ISO time, UTC)
 SCHEMA_LOCK = 0x5A17  # PostgreSQL advisory lock ids: Optuna's schema creation ...
-LOCK_IDS = {"enqueue": 0x5A18, "parent": 0x5A19}  # ... and the study-wide locks of `shared_lock`
+LOCK_IDS = {"enqueue": 0x5A18, "parent": 0x5A19, "pop": 0x5A1A}  # ... and the study-wide locks of `shared_lock`
 MAX_RETRY = 3
 
 

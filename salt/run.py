@@ -120,7 +120,10 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
 
     tokenizer = load_tokenizer(cfg.model, str(cache))
     source = encode(tokenizer, train_examples, cfg.train.max_seq_len, cache)
-    aug = self_augment(cfg, tokenizer, source, inputs, targets, device, progress) if cfg.augment.enabled else None
+    callbacks = list(callbacks)
+    aug = self_augment(cfg, tokenizer, source, inputs, targets, device, progress) if needs_proposals(cfg) else None
+    for cb in callbacks if aug is not None else ():
+        cb.on_augmented(aug)
     short = aug.shortfalls() if aug is not None else {}
     if short:
         log.warning("degenerate augmentation: %s", describe_shortfalls(short))
@@ -148,7 +151,7 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
 
     set_seed(cfg.seed)  # the classifier head is initialised here: without it, each process drew its own
     model = load_classifier(cfg.model, len(data.spec.labels), str(cache))
-    cbs = list(callbacks)
+    cbs = list(callbacks)  # a copy: the progress bar is this run's own
     if progress:
         from salt.train import ProgressBar
         cbs.append(ProgressBar())
@@ -157,6 +160,13 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
                                 device, cbs)
     return RunResult(cfg, result, None if step_matched else aug, summarize(result.accuracy, cfg.source_lang),
                      time.perf_counter() - start, short, matched_by, model_revision(cfg.model), data.revisions)
+
+
+def needs_proposals(cfg: RunConfig) -> bool:
+    """Whether the run makes (or opens) MLM proposals: it augments, or trains as many updates as augmenting would
+    (equal-steps counts what the proposals would select). A scheduler gives the other cells to idle workers while
+    one makes the study's proposals."""
+    return cfg.augment.enabled
 
 
 def data_seed(cfg: RunConfig) -> int:

@@ -16,7 +16,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from salt.batching import chunks, length_grouped_batches, to_device
 from salt.config import MixupConfig, TrainConfig
 from salt.encode import Encoded, pad
 from salt.mixup import mix_embeddings, sample_ratio
+
+if TYPE_CHECKING:
+    from salt.augment import AugmentationResult
 
 log = logging.getLogger(__name__)
 CUBLAS_WORKSPACE = ":4096:8"  # a cuBLAS workspace setting that makes its kernels deterministic (CUDA >= 10.2)
@@ -126,6 +129,8 @@ def _spare_bytes(device: torch.device) -> float:
 class Callback:
     """Hooks for progress lines and metric logging; every method is optional."""
 
+    def on_augmented(self, result: AugmentationResult) -> None:
+        """The run's proposals are made (or opened from the cache): runs waiting on them may start now."""
     def on_train_begin(self, total_steps: int, info: dict) -> None: ...
     def on_log(self, step: int, logs: dict) -> None: ...
     def on_evaluate(self, step: int, metrics: dict) -> None: ...

@@ -99,6 +99,9 @@ def test_grid_study_two_workers_then_resume_is_a_no_op(study_file):
         assert t.params == by_cell[t.user_attrs["cell"]].params()
         assert t.value == next(r.metrics["dev_acc_avg_targets"] for r in records if r.cell.id == t.user_attrs["cell"])
     assert {k for t in study.get_trials() for k in t.params} == {"arm", "augment.samples_per_lang", "seed"}
+    # each augmenting trial said when its proposals were made (harness.queue: the other workers wait no longer)
+    assert {(t.user_attrs["cell"].split(".")[0], t.user_attrs.get("proposals_ready", False))
+            for t in study.get_trials()} == {("baseline", False), ("salt", True), ("random-selection", True)}
     # running it again changes nothing
     again = run_study(spec, workers=1, progress=False)
     assert again["complete"] == 10
