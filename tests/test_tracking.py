@@ -448,3 +448,26 @@ def test_a_stopped_worker_leaves_the_parent_to_its_live_run_even_between_cells(s
 def test_a_dataset_whose_configs_came_from_several_commits_names_each():
     assert data_revision({"en": "c1", "de": "c1"}) == "c1"
     assert data_revision({"en": "c2", "de": "c1"}) == "de c1; en c2"
+
+
+def test_the_manifest_dataset_is_mlflows_own_with_the_schema_read_from_its_first_rows(run_result):
+    """The same entity as MLflow's `from_pandas` makes (schema, profile and all), on a manifest longer than the
+    rows the schema is read from."""
+    import warnings
+
+    import mlflow.data
+
+    from harness.tracking import runs
+    from salt.augment.manifest import manifest
+
+    frame = manifest(run_result.augmentation.examples)
+    frame = pd.concat([frame] * (runs.SCHEMA_ROWS // len(frame) + 2), ignore_index=True)
+    assert len(frame) > runs.SCHEMA_ROWS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = mlflow.data.from_pandas(frame, source=runs.MANIFEST, name="augmented-x", digest="d" * 36)
+        own = own._to_mlflow_entity()
+    ours = runs.manifest_dataset(frame, "augmented-x", "d" * 36)
+    fields = ("name", "digest", "source_type", "source", "schema", "profile")
+    assert [getattr(ours, f) for f in fields] == [getattr(own, f) for f in fields]
+    assert json.loads(ours.profile)["num_rows"] == len(frame)
