@@ -21,7 +21,7 @@ from benchmarks.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
 # Order matters only for reading: the demo's trial time is the reference of the harness overhead.
-BENCHMARKS = ("augmentation", "train_step", "trainer", "demo", "harness_overhead", "scaling", "bookkeeping", "scale", "scale_harness", "realsize", "gpu")
+BENCHMARKS = ("augmentation", "train_step", "trainer", "demo", "harness_overhead", "scaling", "bookkeeping", "scale", "scale_harness", "realsize", "n_all", "gpu")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from transformers import set_seed
 
 from salt.augment import AugmentationResult, augment
 from salt.augment.budget import check_languages
+from salt.augment.switch import Chain
 from salt.config import RunConfig, check_config
 from salt.data.tasks import get_task
 from salt.data.types import TaskInputs
@@ -134,7 +135,7 @@ def _run(cfg: RunConfig, callbacks: Iterable[Callback], progress: bool) -> RunRe
 
     # The step-matched control trains on source rows in place of the augmented ones (`matched` of them)
     step_matched = aug is not None and cfg.train.equal_steps
-    augmented = [] if aug is None or step_matched else [a for l in targets for a in aug.examples[l]]
+    augmented = Chain([] if aug is None or step_matched else [aug.examples[l] for l in targets])
     matched_by = {l: len(aug.examples[l]) for l in targets} if step_matched else {}
     matched = sum(matched_by.values())
 

@@ -16,7 +16,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup, set_seed
 
-from salt.augment.switch import Augmented
+from salt.augment.switch import Augmented, source_index, take
 from salt.batching import chunks, length_grouped_batches, to_device
 from salt.config import MixupConfig, TrainConfig
 from salt.encode import Encoded, pad
@@ -171,27 +171,30 @@ class TrainResult:
 
 
 class _TrainSet:
-    """Rows to train on: (source row, its code-switched copy or None). Source rows come first, so an epoch
-    longer than the set (a step-matched control) resamples source rows."""
+    """Rows to train on: source rows, then code-switched copies (their source row's ids in `source`). Source rows
+    come first, so an epoch longer than the set (a step-matched control) resamples source rows. The copies stay
+    columnar (salt.augment.switch.Pool/Chain): a batch builds its own, and N = all holds no object per copy."""
 
-    def __init__(self, src: Encoded, augmented: list[Augmented], with_source: bool = True):
+    def __init__(self, src: Encoded, augmented: Sequence[Augmented], with_source: bool = True):
         self.src, self.aug = src, augmented
-        self.rows: list[tuple[int, Augmented | None]] = (
-            [(i, None) for i in range(len(src))] if with_source else []) + [(a.source_index, a) for a in augmented]
         self.n_source = len(src) if with_source else 0
+        self.source = np.concatenate([np.arange(self.n_source, dtype=np.int64), source_index(augmented)])
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.source)
 
     def lengths(self) -> np.ndarray:
-        return np.array([len(self.src.input_ids[i]) for i, _ in self.rows], dtype=np.int64)
+        return np.array([len(x) for x in self.src.input_ids], dtype=np.int64)[self.source]
 
     def batch(self, idx: np.ndarray, pad_id: int):
-        rows = [self.rows[i] for i in idx]
-        ids = pad([self.src.input_ids[i] for i, _ in rows], pad_id)
-        tgt = pad([a.aug_ids if a is not None else self.src.input_ids[i] for i, a in rows], pad_id)
-        types = pad([self.src.token_type_ids[i] for i, _ in rows], 0)
-        labels = np.array([self.src.labels[i] for i, _ in rows])
+        idx = np.asarray(idx, np.int64)
+        rows = self.source[idx].tolist()
+        copied = idx >= self.n_source
+        copies = iter(take(self.aug, idx[copied] - self.n_source))
+        ids = pad([self.src.input_ids[i] for i in rows], pad_id)
+        tgt = pad([next(copies).aug_ids if c else self.src.input_ids[i] for i, c in zip(rows, copied.tolist())], pad_id)
+        types = pad([self.src.token_type_ids[i] for i in rows], 0)
+        labels = np.array([self.src.labels[i] for i in rows])
         return ids, tgt, types, labels
 
 
@@ -240,7 +243,7 @@ def stage_updates(cfg: TrainConfig, stage: StageSize) -> int:
     return max(1, math.ceil(updates_per_epoch(cfg, stage.items) * stage.epochs))
 
 
-def plan_stages(cfg: TrainConfig, source: Encoded, augmented: list[Augmented], matched: int = 0) -> list[Stage]:
+def plan_stages(cfg: TrainConfig, source: Encoded, augmented: Sequence[Augmented], matched: int = 0) -> list[Stage]:
     """The stages of `stage_sizes`, each with the rows it draws from (source rows first, then augmented)."""
     rows = {"mixed": lambda: _TrainSet(source, augmented),
             "intermediate": lambda: (_TrainSet(source, [], with_source=True) if matched
@@ -261,7 +264,7 @@ def train_and_evaluate(
     model: PreTrainedModel,
     pad_id: int,
     source: Encoded,
-    augmented: list[Augmented],
+    augmented: Sequence[Augmented],
     selection_sets: list[EvalSet],
     eval_sets: list[EvalSet],
     cfg: TrainConfig,
@@ -298,7 +301,7 @@ def _train_and_evaluate(model, pad_id, source, augmented, selection_sets, eval_s
                                         "stages": [(s.size.name, t) for s, t in zip(stages, totals)]})
     state = _Loop(model, pad_id, selection_sets, cfg, gen, device, amp_dtype, callbacks)
     for stage, total in zip(stages, totals):
-        stage_mixup = mixup if any(a is not None for _, a in stage.data.rows) else replace(mixup, enabled=False)
+        stage_mixup = mixup if len(stage.data.aug) else replace(mixup, enabled=False)
         state.run(stage, total, stage_mixup)
 
     state.best.restore(model)

@@ -100,7 +100,7 @@ def test_samples_per_language_by_confidence_or_at_random(setup):
     assert len(rnd) == 10 and [e.uid for e in rnd] == [e.uid for e in rnd_again]
     assert [e.uid for e in rnd] != [e.uid for e in rnd_other]
     assert np.mean([e.confidence for e in rnd]) < np.mean([e.confidence for e in top])
-    assert run(setup, threshold=0.0, samples_per_lang=0).examples["fr"] == []
+    assert list(run(setup, threshold=0.0, samples_per_lang=0).examples["fr"]) == []
 
 
 def test_random_substitution_control_keeps_positions(setup):

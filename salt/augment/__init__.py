@@ -12,6 +12,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
@@ -34,7 +35,7 @@ PROPOSALS_VERSION = 3  # 2: the candidates' share of the full softmax (threshold
 
 @dataclass
 class AugmentationResult:
-    examples: dict[str, list[Augmented]]  # per target language: what enters training
+    examples: dict[str, Sequence[Augmented]]  # per target language: what enters training (a Pool: columnar)
     stats: dict[str, dict[str, float]]
     forward_rows: int  # sequences the MLM ran over (0 when the proposals came from the cache)
     seconds: float

@@ -7,10 +7,10 @@ import numpy as np
 
 from salt.encode import Encoded
 from salt.augment.propose import Proposals
-from salt.augment.switch import Augmented, Pool
+from salt.augment.switch import Augmented, Pool, source_index
 
 
-def augmentation_stats(selected: list[Augmented], pool: Sequence[Augmented], src: Encoded, props: Proposals,
+def augmentation_stats(selected: Sequence[Augmented], pool: Sequence[Augmented], src: Encoded, props: Proposals,
                        lang: str, words: list[str], lexicon: dict[str, str] | None = None) -> dict[str, float]:
     """`words[id]` is the token's surface form (piece markers stripped), used to look up the lexicon.
 
@@ -18,11 +18,14 @@ def augmentation_stats(selected: list[Augmented], pool: Sequence[Augmented], src
     from it (a shared word cannot be "switched"): coverage is the share of them substituted, precision
     the share of substitutions that equal the gold translation.
     """
-    eligible = int(props.eligible()[[a.source_index for a in selected]].sum())
-    synonym = np.concatenate([a.synonym for a in selected]) if selected else np.zeros(0, bool)
+    eligible = int(props.eligible()[source_index(selected)].sum())
+    if isinstance(selected, Pool):  # its columns, in the order the objects would give them
+        synonym, probs = selected.synonym, selected.probs[~selected.synonym]
+    else:
+        synonym = np.concatenate([a.synonym for a in selected]) if selected else np.zeros(0, bool)
+        probs = np.concatenate([a.probs for a in selected])[~synonym] if selected else np.zeros(0)
     n_synonyms = int(synonym.sum())
     n_subs = len(synonym) - n_synonyms
-    probs = np.concatenate([a.probs for a in selected])[~synonym] if selected else np.zeros(0)
     stats = {
         "n_source": float(len(src)),
         "n_pool": float(len(pool)),
@@ -68,13 +71,18 @@ def _gold(selected, pool, src, props, lang, words, lexicon) -> dict[str, float]:
         hit, n = prec(pool.source[per_sub][zero], pool.positions[zero], pool.ids[zero], pool.synonym[zero])
     else:
         hit, n = prec(*_flat([a for a in pool if a.uid.endswith("|0")]))
-    s_hit, s_n = prec(*_flat(selected))
+    s_hit, s_n = prec(*(_columns(selected) if isinstance(selected, Pool) else _flat(selected)))
     return {
         "top1_precision": top1_hit / top1_n if top1_n else 0.0,
         "precision": hit / n if n else 0.0,
         "coverage": n / top1_n if top1_n else 0.0,
         "selected_precision": s_hit / s_n if s_n else 0.0,
     }
+
+
+def _columns(pool: Pool):
+    """`_flat` of a Pool, from its columns (a copy's substitute at a position is its id there)."""
+    return np.repeat(pool.source, np.diff(pool.starts)), pool.positions, pool.ids, pool.synonym
 
 
 def _flat(examples: list[Augmented]):

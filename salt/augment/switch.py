@@ -39,8 +39,9 @@ def _cap(n_eligible: int, max_ratio: float) -> int:
 
 
 class Pool(Sequence):
-    """A language's code-switched copies, columnar, in source order then copy order: an `Augmented` is built only
-    when read, so a pool of XNLI's size is a few arrays rather than millions of objects."""
+    """A language's code-switched copies, columnar (a pool: in source order then copy order; a selection from it: in
+    the selection's order): an `Augmented` is built only when read, so a pool of XNLI's size is a few arrays rather
+    than millions of objects."""
 
     def __init__(self, src: Encoded, lang: str, source: np.ndarray, copy: np.ndarray, starts: np.ndarray,
                  positions: np.ndarray, ids: np.ndarray, probs: np.ndarray, synonym: np.ndarray):
@@ -60,17 +61,25 @@ class Pool(Sequence):
         return self.take([j % len(self)])[0]
 
     def __iter__(self):
-        return iter(self.take(range(len(self))))
+        return _blocks(self)
+
+    def subset(self, which) -> Pool:
+        """The copies at indices `which`, in that order, as a Pool: what `select` returns, so N = all on XNLI
+        (5.5M copies) stays a few arrays instead of millions of objects until a batch reads them."""
+        which = np.asarray(which, np.int64).reshape(-1)
+        lo, counts = self.starts[which], self.starts[which + 1] - self.starts[which]
+        starts = np.zeros(len(which) + 1, np.int64)
+        np.cumsum(counts, out=starts[1:])
+        gather = np.arange(int(starts[-1])) + np.repeat(lo - starts[:-1], counts)
+        return Pool(self.src, self.lang, self.source[which], self.copy[which], starts, self.positions[gather],
+                    self.ids[gather], self.probs[gather], self.synonym[gather])
 
     def take(self, which) -> list[Augmented]:
         """The copies at indices `which`, built at once: their arrays are views into a few flat ones."""
-        which = np.asarray(which, np.int64).reshape(-1)
-        lo, counts = self.starts[which], self.starts[which + 1] - self.starts[which]
-        ends = np.cumsum(counts)
-        gather = np.arange(int(ends[-1]) if len(ends) else 0) + np.repeat(lo - (ends - counts), counts)
-        positions, ids = self.positions[gather], self.ids[gather]
-        probs, synonym = self.probs[gather], self.synonym[gather]
-        source = self.source[which]
+        part = self.subset(which)
+        ends = part.starts[1:]
+        counts = np.diff(part.starts)
+        positions, ids, probs, synonym, source = part.positions, part.ids, part.probs, part.synonym, part.source
         rows = [self.src.input_ids[i] for i in source.tolist()]
         lengths = np.array([len(r) for r in rows], np.int64)
         tok_ends = np.cumsum(lengths)
@@ -79,7 +88,7 @@ class Pool(Sequence):
         uids, lang = self.src.uids, self.lang
         out, a, t = [], 0, 0
         with _collector_paused():
-            for i, c, label, b, u in zip(source.tolist(), self.copy[which].tolist(), self.src.labels[source].tolist(),
+            for i, c, label, b, u in zip(source.tolist(), part.copy.tolist(), self.src.labels[source].tolist(),
                                          ends.tolist(), tok_ends.tolist()):
                 out.append(Augmented(f"{uids[i]}|{lang}|{c}", i, lang, label, tokens[t:u], positions[a:b],
                                      probs[a:b], synonym[a:b]))
@@ -111,6 +120,68 @@ class Pool(Sequence):
             return np.concatenate([e[k] for e in entries]).astype(dtype) if entries else np.zeros(0, dtype)
         return cls(src, lang, np.array([e[0] for e in entries], np.int64), np.array([e[1] for e in entries], np.int64),
                    starts, cat(2, np.int64), cat(3, np.int64), cat(4, np.float32), cat(5, bool))
+
+
+class Chain(Sequence):
+    """Several languages' selections as one sequence (what training reads): a batch builds only its own copies."""
+
+    def __init__(self, parts: Sequence[Sequence[Augmented]]):
+        self.parts = list(parts)
+        self.ends = np.cumsum([len(p) for p in self.parts], dtype=np.int64)
+        self.starts = self.ends - np.array([len(p) for p in self.parts], np.int64)
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.ends) else 0
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return self.take(range(*j.indices(len(self))))
+        if not -len(self) <= j < len(self):
+            raise IndexError(j)
+        return self.take([j % len(self)])[0]
+
+    def __iter__(self):
+        return _blocks(self)
+
+    def take(self, which) -> list[Augmented]:
+        which = np.asarray(which, np.int64).reshape(-1)
+        part = np.searchsorted(self.ends, which, side="right")
+        local = which - self.starts[part] if len(which) else which
+        out: list = [None] * len(which)
+        for k in np.unique(part).tolist():
+            at = np.flatnonzero(part == k)
+            for slot, a in zip(at.tolist(), take(self.parts[k], local[at])):
+                out[slot] = a
+        return out
+
+    def source_index(self) -> np.ndarray:
+        parts = [source_index(p) for p in self.parts]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def take(examples: Sequence[Augmented], which) -> list[Augmented]:
+    """The examples at indices `which` of a Pool, a Chain or a list."""
+    if isinstance(examples, (Pool, Chain)):
+        return examples.take(which)
+    return [examples[int(j)] for j in np.asarray(which, np.int64).reshape(-1)]
+
+
+def source_index(examples: Sequence[Augmented]) -> np.ndarray:
+    """Each example's source row, read from the columns where there are columns."""
+    if isinstance(examples, Pool):
+        return examples.source
+    if isinstance(examples, Chain):
+        return examples.source_index()
+    return np.array([a.source_index for a in examples], np.int64)
+
+
+BLOCK = 65_536  # copies built at a time when a columnar sequence is read whole
+
+
+def _blocks(examples: Pool | Chain):
+    """Iterate block by block: reading N = all once holds one block of objects, not millions."""
+    for start in range(0, len(examples), BLOCK):
+        yield from examples.take(range(start, min(start + BLOCK, len(examples))))
 
 
 @contextmanager
@@ -280,21 +351,21 @@ def random_substitution(examples: list[Augmented], src: Encoded, vocabs: dict[st
     return out
 
 
-def select(examples: Sequence[Augmented], n: int | None, how: str, rng: np.random.Generator) -> list[Augmented]:
-    """N per language: the most confident (ties by uid), or uniformly at random (the random-sampling control)."""
+def select(examples: Sequence[Augmented], n: int | None, how: str, rng: np.random.Generator) -> Sequence[Augmented]:
+    """N per language: the most confident (ties by uid), or uniformly at random (the random-sampling control). From
+    a Pool, a Pool (columnar, in the selection's order)."""
     n = taken(n, len(examples))
+    pick = examples.subset if isinstance(examples, Pool) else lambda order: [examples[j] for j in order]
     if n == len(examples):
-        return list(examples)
+        return examples if isinstance(examples, Pool) else list(examples)
     if how == "confidence":
         if isinstance(examples, Pool):
             conf, uid = examples.confidence(), examples.uid
         else:
             conf, uid = np.array([e.confidence for e in examples]), lambda j: examples[j].uid
-        order = _most_confident(conf, uid, n)
-        return examples.take(order) if isinstance(examples, Pool) else [examples[j] for j in order]
+        return pick(_most_confident(conf, uid, n))
     if how == "random":
-        order = sorted(rng.choice(len(examples), size=n, replace=False))
-        return examples.take(order) if isinstance(examples, Pool) else [examples[j] for j in order]
+        return pick(sorted(rng.choice(len(examples), size=n, replace=False)))
     raise ValueError(f"selection must be 'confidence' or 'random', got {how!r}")
 
 
