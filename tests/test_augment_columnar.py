@@ -1,6 +1,7 @@
 """The columnar proposals, their memory-mapped cache and the vectorised switching reproduce the augmentation of
 before issue 15 (tests/augment_reference.py) exactly: same examples, bit for bit, and the same statistics."""
 import numpy as np
+import pandas as pd
 import pytest
 
 import augment_reference as ref
@@ -98,3 +99,38 @@ def test_selection_by_confidence_breaks_ties_by_uid():
     pool = [ex("c", 0.5), ex("b", 0.9), ex("a", 0.5), ex("d", 0.5), ex("e", 0.1)]
     got = [e.uid for e in select(pool, 3, "confidence", np.random.default_rng(0))]
     assert got == [e.uid for e in ref.select(pool, 3, "confidence", np.random.default_rng(0))] == ["b", "a", "c"]
+
+
+def test_n_all_stays_columnar_until_a_batch_reads_it(world):
+    """N = all: the selection is the pool itself, the trainer's rows over the languages' selections build no copy,
+    and a batch holds the very arrays that the copies built one by one give (mixed with a control's list)."""
+    import gc
+
+    from salt.augment.switch import Chain, Pool, random_substitution
+    from salt.train import _TrainSet
+    from salt.vocab import TokenTable
+
+    w, model_dir, tok, src, vocabs, en = world
+    res = augment(model_dir, tok, src, vocabs, AugmentConfig(threshold=0.0), "en", 3, progress=False)
+    assert all(isinstance(v, Pool) and len(v) for v in res.examples.values())
+    control = random_substitution(res.examples["de"][:7], src, vocabs, "en", TokenTable.build(tok),
+                                  np.random.default_rng(0))
+    parts = [res.examples["fr"], res.examples["de"], control]
+    gc.collect()
+    alive = sum(type(o) is Augmented for o in gc.get_objects())
+    rows = _TrainSet(src, Chain(parts))
+    assert sum(type(o) is Augmented for o in gc.get_objects()) == alive  # nothing built per copy
+    flat = [a for part in parts for a in part]
+    reference = _TrainSet(src, flat)  # the same rows from copies built at once
+    assert len(rows) == len(reference) == len(src) + len(flat)
+    assert np.array_equal(rows.lengths(), reference.lengths())
+    order = np.random.default_rng(1).permutation(len(rows))
+    for idx in np.array_split(order, 9):
+        for a, b in zip(rows.batch(idx, tok.pad_token_id), reference.batch(idx, tok.pad_token_id)):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+    from salt.augment.manifest import manifest  # read from the columns: the same rows as from the copies
+
+    pd.testing.assert_frame_equal(manifest(res.examples), manifest({k: list(v) for k, v in res.examples.items()}))
+    picked = Chain(parts).take(order[order >= len(src)][:50] - len(src))
+    assert [(a.uid, a.aug_ids.tolist()) for a in picked] == [
+        (flat[j].uid, flat[j].aug_ids.tolist()) for j in (order[order >= len(src)][:50] - len(src))]

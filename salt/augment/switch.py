@@ -38,6 +38,11 @@ def _cap(n_eligible: int, max_ratio: float) -> int:
     return max(1, int(n_eligible * max_ratio)) if n_eligible and max_ratio > 0 else 0
 
 
+def copy_uid(source_uid: str, lang: str, copy: int) -> str:
+    """A code-switched copy's uid: its source example's, the language and the copy number."""
+    return f"{source_uid}|{lang}|{copy}"
+
+
 class Pool(Sequence):
     """A language's code-switched copies, columnar (a pool: in source order then copy order; a selection from it: in
     the selection's order): an `Augmented` is built only when read, so a pool of XNLI's size is a few arrays rather
@@ -77,26 +82,29 @@ class Pool(Sequence):
     def take(self, which) -> list[Augmented]:
         """The copies at indices `which`, built at once: their arrays are views into a few flat ones."""
         part = self.subset(which)
-        ends = part.starts[1:]
-        counts = np.diff(part.starts)
-        positions, ids, probs, synonym, source = part.positions, part.ids, part.probs, part.synonym, part.source
-        rows = [self.src.input_ids[i] for i in source.tolist()]
-        lengths = np.array([len(r) for r in rows], np.int64)
-        tok_ends = np.cumsum(lengths)
-        tokens = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        tokens[np.repeat(tok_ends - lengths, counts) + positions] = ids
+        tokens, tok_ends = part.switched()
+        positions, probs, synonym, source = part.positions, part.probs, part.synonym, part.source
         uids, lang = self.src.uids, self.lang
         out, a, t = [], 0, 0
         with _collector_paused():
             for i, c, label, b, u in zip(source.tolist(), part.copy.tolist(), self.src.labels[source].tolist(),
-                                         ends.tolist(), tok_ends.tolist()):
-                out.append(Augmented(f"{uids[i]}|{lang}|{c}", i, lang, label, tokens[t:u], positions[a:b],
+                                         part.starts[1:].tolist(), tok_ends.tolist()):
+                out.append(Augmented(copy_uid(uids[i], lang, c), i, lang, label, tokens[t:u], positions[a:b],
                                      probs[a:b], synonym[a:b]))
                 a, t = b, u
         return out
 
+    def switched(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every copy's code-switched ids end to end, and where each ends (copy j: `tokens[ends[j - 1]:ends[j]]`)."""
+        rows = [self.src.input_ids[i] for i in self.source.tolist()]
+        lengths = np.array([len(r) for r in rows], np.int64)
+        ends = np.cumsum(lengths)
+        tokens = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        tokens[np.repeat(ends - lengths, np.diff(self.starts)) + self.positions] = self.ids
+        return tokens, ends
+
     def uid(self, j: int) -> str:
-        return f"{self.src.uids[int(self.source[j])]}|{self.lang}|{int(self.copy[j])}"
+        return copy_uid(self.src.uids[int(self.source[j])], self.lang, int(self.copy[j]))
 
     def confidence(self) -> np.ndarray:
         """`Augmented.confidence` of every copy, bit for bit: float32 means, grouped by length so numpy sums each
