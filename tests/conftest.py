@@ -66,3 +66,17 @@ def tiny_world(salt_cache):
 
     world = load_world("tiny")
     return world, str(world_model_dir("tiny", "tiny", salt_cache, progress=False))
+
+
+@pytest.fixture()
+def write_study(tmp_path, salt_cache, monkeypatch):
+    """`write_study(STUDY)`: the study as `<name>.yaml` in tmp_path, its store beside it, on the session's cache."""
+    import yaml
+
+    monkeypatch.setenv("SALT_CACHE", str(salt_cache))
+
+    def write(study: dict) -> Path:
+        path = tmp_path / f"{study['name']}.yaml"
+        path.write_text(yaml.safe_dump({**study, "output": {"dir": str(tmp_path / "mlruns")}}))
+        return path
+    return write

@@ -5,7 +5,6 @@ import sys
 from dataclasses import replace
 
 import pytest
-import yaml
 
 from harness.cost import device_hours, render_cost, study_cost, total_line
 from harness.study import load_study
@@ -62,11 +61,8 @@ STUDY = {"name": "cost", "task": "synthetic-nli", "data": {"source": "synthetic"
 
 
 @pytest.fixture()
-def study_file(tmp_path, salt_cache, monkeypatch):
-    monkeypatch.setenv("SALT_CACHE", str(salt_cache))
-    path = tmp_path / "cost.yaml"
-    path.write_text(yaml.safe_dump({**STUDY, "output": {"dir": str(tmp_path / "mlruns")}}))
-    return path
+def study_file(write_study):
+    return write_study(STUDY)
 
 
 def cli(*args):

@@ -15,7 +15,6 @@ import mlflow
 import optuna
 import pytest
 from net import free_port, wait_for_health
-import yaml
 
 from harness.storage import locate, open_storage, optuna_name
 from harness.study import load_study
@@ -69,11 +68,8 @@ def mlflow_server(pg_url, tmp_path):
 
 
 @pytest.fixture()
-def study_file(tmp_path, salt_cache, monkeypatch):
-    monkeypatch.setenv("SALT_CACHE", str(salt_cache))
-    path = tmp_path / "dist.yaml"
-    path.write_text(yaml.safe_dump({**STUDY, "output": {"dir": str(tmp_path / "mlruns")}}))
-    return path
+def study_file(write_study):
+    return write_study(STUDY)
 
 
 def start(*args, env=None):

@@ -2,7 +2,6 @@
 proposals the others take the cells that need none. Through Optuna's own `Study.ask`, on a journal store."""
 import optuna
 import pytest
-import yaml
 
 from harness.queue import PROPOSALS_READY, ProposalsMade, serve
 from harness.scheduler import enqueue_missing
@@ -19,10 +18,8 @@ STUDY = {
 
 
 @pytest.fixture()
-def queued(tmp_path):
-    path = tmp_path / "queue.yaml"
-    path.write_text(yaml.safe_dump({**STUDY, "output": {"dir": str(tmp_path / "mlruns")}}))
-    spec = load_study(path)
+def queued(write_study):
+    spec = load_study(write_study(STUDY))
     loc = locate(spec)
     enqueue_missing(spec, create_revision(spec, loc), loc)
     return spec, loc

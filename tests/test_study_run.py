@@ -30,11 +30,8 @@ STUDY = {
 
 
 @pytest.fixture()
-def study_file(tmp_path, salt_cache, monkeypatch):
-    monkeypatch.setenv("SALT_CACHE", str(salt_cache))
-    path = tmp_path / "e2e.yaml"
-    path.write_text(yaml.safe_dump({**STUDY, "output": {"dir": str(tmp_path / "mlruns")}}))
-    return path
+def study_file(write_study):
+    return write_study(STUDY)
 
 
 def cli(*args, **kw):
