@@ -2,7 +2,7 @@
 
 Cells are queued longest first (`expected_cost`: LPT, so no worker is left alone with a long cell at the end)
 and taken in that order, with one exception. The first augmenting cell makes the study's MLM proposals (at
-XNLI size, a forward pass over 392,702 pairs: the better part of an hour) under a file lock that every other
+XNLI size, the MLM's forward pass over 392,702 pairs) under a file lock that every other
 augmenting cell waits on. Until a trial has made them, a worker takes a queued cell that needs none (a
 baseline) before the augmenting ones, instead of waiting idle on the lock; with none queued it takes the next
 cell as usual. A study whose cells make several sets of proposals (axes over the model, `augment.top_k`, the
