@@ -38,12 +38,35 @@ def _cap(n_eligible: int, max_ratio: float) -> int:
     return max(1, int(n_eligible * max_ratio)) if n_eligible and max_ratio > 0 else 0
 
 
+BLOCK = 65_536  # copies built at a time when a columnar sequence is read whole
+
+
 def copy_uid(source_uid: str, lang: str, copy: int) -> str:
     """A code-switched copy's uid: its source example's, the language and the copy number."""
     return f"{source_uid}|{lang}|{copy}"
 
 
-class Pool(Sequence):
+class _Columnar(Sequence):
+    """A sequence of copies read through `take(indices)`: an `Augmented` is built only when read, a block at a time
+    when the whole is read."""
+
+    def take(self, which) -> list[Augmented]:
+        raise NotImplementedError
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return self.take(range(*j.indices(len(self))))
+        if not -len(self) <= j < len(self):
+            raise IndexError(j)
+        return self.take([j % len(self)])[0]
+
+    def __iter__(self):
+        """Block by block: reading N = all once holds one block of objects, not millions."""
+        for start in range(0, len(self), BLOCK):
+            yield from self.take(range(start, min(start + BLOCK, len(self))))
+
+
+class Pool(_Columnar):
     """A language's code-switched copies, columnar (a pool: in source order then copy order; a selection from it: in
     the selection's order): an `Augmented` is built only when read, so a pool of XNLI's size is a few arrays rather
     than millions of objects."""
@@ -57,16 +80,6 @@ class Pool(Sequence):
 
     def __len__(self) -> int:
         return len(self.source)
-
-    def __getitem__(self, j):
-        if isinstance(j, slice):
-            return self.take(range(*j.indices(len(self))))
-        if not -len(self) <= j < len(self):
-            raise IndexError(j)
-        return self.take([j % len(self)])[0]
-
-    def __iter__(self):
-        return _blocks(self)
 
     def subset(self, which) -> Pool:
         """The copies at indices `which`, in that order, as a Pool: what `select` returns, so N = all on XNLI
@@ -130,7 +143,7 @@ class Pool(Sequence):
                    starts, cat(2, np.int64), cat(3, np.int64), cat(4, np.float32), cat(5, bool))
 
 
-class Chain(Sequence):
+class Chain(_Columnar):
     """Several languages' selections as one sequence (what training reads): a batch builds only its own copies."""
 
     def __init__(self, parts: Sequence[Sequence[Augmented]]):
@@ -140,16 +153,6 @@ class Chain(Sequence):
 
     def __len__(self) -> int:
         return int(self.ends[-1]) if len(self.ends) else 0
-
-    def __getitem__(self, j):
-        if isinstance(j, slice):
-            return self.take(range(*j.indices(len(self))))
-        if not -len(self) <= j < len(self):
-            raise IndexError(j)
-        return self.take([j % len(self)])[0]
-
-    def __iter__(self):
-        return _blocks(self)
 
     def take(self, which) -> list[Augmented]:
         which = np.asarray(which, np.int64).reshape(-1)
@@ -169,7 +172,7 @@ class Chain(Sequence):
 
 def take(examples: Sequence[Augmented], which) -> list[Augmented]:
     """The examples at indices `which` of a Pool, a Chain or a list."""
-    if isinstance(examples, (Pool, Chain)):
+    if isinstance(examples, _Columnar):
         return examples.take(which)
     return [examples[int(j)] for j in np.asarray(which, np.int64).reshape(-1)]
 
@@ -181,15 +184,6 @@ def source_index(examples: Sequence[Augmented]) -> np.ndarray:
     if isinstance(examples, Chain):
         return examples.source_index()
     return np.array([a.source_index for a in examples], np.int64)
-
-
-BLOCK = 65_536  # copies built at a time when a columnar sequence is read whole
-
-
-def _blocks(examples: Pool | Chain):
-    """Iterate block by block: reading N = all once holds one block of objects, not millions."""
-    for start in range(0, len(examples), BLOCK):
-        yield from examples.take(range(start, min(start + BLOCK, len(examples))))
 
 
 @contextmanager
